@@ -1,0 +1,66 @@
+// One linter for the whole project. Workflows get an extra rule set: Temporal replays them,
+// so they must not touch Node built-ins or any package that does I/O.
+import { builtinModules } from 'node:module';
+import js from '@eslint/js';
+import tseslint from 'typescript-eslint';
+
+const nodeBuiltins = builtinModules.flatMap((m) => (m.startsWith('_') ? [] : [m, `node:${m}`]));
+const ioPackages = [
+  'kafkajs',
+  '@platformatic/kafka',
+  '@aws-sdk/*',
+  'snowflake-sdk',
+  'duckdb',
+  '@duckdb/*',
+  'express',
+  'pino',
+  'parquet-wasm',
+  'apache-arrow',
+  '@temporalio/client',
+  '@temporalio/worker',
+  '@temporalio/activity',
+  '@temporalio/testing',
+];
+
+export default tseslint.config(
+  { ignores: ['node_modules/', 'dist/', '.sluice/', 'eslint.config.js'] },
+  js.configs.recommended,
+  ...tseslint.configs.recommendedTypeChecked,
+  {
+    languageOptions: {
+      parserOptions: { projectService: true, tsconfigRootDir: import.meta.dirname },
+    },
+    rules: {
+      '@typescript-eslint/no-floating-promises': 'error',
+      '@typescript-eslint/consistent-type-imports': ['error', { fixStyle: 'inline-type-imports' }],
+      '@typescript-eslint/no-explicit-any': 'error',
+      '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
+    },
+  },
+  {
+    files: ['workflows/**/*.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          paths: nodeBuiltins.map((name) => ({
+            name,
+            message: 'Workflows are replayed deterministically: do I/O in an activity instead.',
+          })),
+          patterns: [
+            {
+              group: ioPackages,
+              message: 'Workflows must not import I/O packages; call an activity (import type only).',
+              allowTypeImports: true,
+            },
+            {
+              group: ['**/activities/*', '**/activities/**', '!**/activities/**/*types*'],
+              message: 'Workflows may only `import type` from activities.',
+              allowTypeImports: true,
+            },
+          ],
+        },
+      ],
+    },
+  },
+);

@@ -1,0 +1,189 @@
+// The one configuration schema of Sluice. Every process (stack, proxy, workers, CLI, tests)
+// loads it through loadConfig(); docs/config.md is generated from it (npm run docs:config).
+import { existsSync, readFileSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { isAbsolute, join, resolve } from 'node:path';
+import { z } from 'zod';
+import { projectRoot } from './paths.js';
+
+const port = z.number().int().min(1).max(65535);
+const host = z.string().min(1);
+
+const stackSchema = z
+  .object({
+    host: host.default('127.0.0.1').describe('Address every local server binds to.'),
+    kafkaPort: port.default(9092).describe('Kafka broker listener.'),
+    kafkaControllerPort: port.default(9093).describe('Kafka KRaft controller listener.'),
+    kafkaHeapMb: z.number().int().min(128).default(1024).describe('Kafka JVM heap (MiB).'),
+    temporalPort: port.default(7233).describe('Temporal frontend (gRPC).'),
+    temporalUiPort: port.default(8233).describe('Temporal Web UI.'),
+    s3Port: port.default(9000).describe('S3-compatible server (versitygw).'),
+    sqsPort: port.default(9324).describe('SQS-compatible server (ElasticMQ).'),
+    sqsHeapMb: z.number().int().min(64).default(256).describe('ElasticMQ JVM heap (MiB).'),
+  })
+  .strict()
+  .describe('The local stack started by `npm start` / `npm run stack:up`.');
+
+const kafkaSchema = z
+  .object({
+    brokers: z
+      .array(z.string().min(1))
+      .min(1)
+      .optional()
+      .describe('Bootstrap brokers; default: the local broker.'),
+    clientId: z.string().min(1).default('sluice').describe('Kafka client id.'),
+  })
+  .strict();
+
+const temporalSchema = z
+  .object({
+    address: z
+      .string()
+      .min(1)
+      .optional()
+      .describe('Frontend address host:port; default: the local dev server.'),
+    namespace: z.string().min(1).default('default').describe('Temporal namespace.'),
+    uiUrl: z.string().url().optional().describe('Web UI address shown to users; default: the local UI.'),
+  })
+  .strict();
+
+const s3Schema = z
+  .object({
+    endpoint: z
+      .string()
+      .url()
+      .optional()
+      .describe('S3 endpoint; default: the local server. Leave empty for AWS.'),
+    region: z.string().min(1).default('us-east-1').describe('AWS region.'),
+    bucket: z.string().min(3).default('sluice').describe('Bucket holding segment files.'),
+    accessKeyId: z.string().min(1).default('sluice').describe('Access key (local default: sluice).'),
+    secretAccessKey: z.string().min(1).default('sluice-local-secret').describe('Secret key.'),
+    forcePathStyle: z.boolean().default(true).describe('Path-style addressing (needed by local servers).'),
+  })
+  .strict();
+
+const sqsSchema = z
+  .object({
+    endpoint: z.string().url().optional().describe('SQS endpoint; default: the local server.'),
+    region: z.string().min(1).default('us-east-1').describe('AWS region.'),
+    queuePrefix: z.string().min(1).default('sluice-objects-').describe('Queue name prefix per event type.'),
+    accessKeyId: z.string().min(1).default('sluice').describe('Access key (ElasticMQ accepts any).'),
+    secretAccessKey: z.string().min(1).default('sluice-local-secret').describe('Secret key.'),
+  })
+  .strict();
+
+const warehouseSchema = z
+  .object({
+    kind: z.enum(['duckdb', 'snowflake']).default('duckdb').describe('Warehouse adapter.'),
+    duckdbPath: z.string().min(1).default('warehouse.duckdb').describe('DuckDB file, relative to stateDir.'),
+  })
+  .strict();
+
+const proxySchema = z
+  .object({
+    host: host.default('127.0.0.1').describe('Address the HTTP proxy binds to.'),
+    port: port.default(8080).describe('HTTP proxy port.'),
+  })
+  .strict();
+
+export const configSchema = z
+  .object({
+    stateDir: z.string().min(1).default('.sluice').describe('Local state: data dirs, logs, pid files.'),
+    cacheDir: z
+      .string()
+      .min(1)
+      .optional()
+      .describe('Built tools and downloaded jars; default: $XDG_CACHE_HOME/sluice or ~/.cache/sluice.'),
+    logLevel: z
+      .enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal'])
+      .default('info')
+      .describe('Log level.'),
+    stack: stackSchema.default(() => stackSchema.parse({})),
+    kafka: kafkaSchema.default(() => kafkaSchema.parse({})),
+    temporal: temporalSchema.default(() => temporalSchema.parse({})),
+    s3: s3Schema.default(() => s3Schema.parse({})),
+    sqs: sqsSchema.default(() => sqsSchema.parse({})),
+    warehouse: warehouseSchema.default(() => warehouseSchema.parse({})),
+    proxy: proxySchema.default(() => proxySchema.parse({})),
+  })
+  .strict();
+
+export type ConfigInput = z.input<typeof configSchema>;
+
+/** The validated config with every default and derived address filled in. */
+export interface Config {
+  stateDir: string;
+  cacheDir: string;
+  logLevel: z.infer<typeof configSchema>['logLevel'];
+  stack: z.infer<typeof stackSchema>;
+  kafka: { brokers: string[]; clientId: string };
+  temporal: { address: string; namespace: string; uiUrl: string };
+  s3: Required<z.infer<typeof s3Schema>>;
+  sqs: Required<z.infer<typeof sqsSchema>>;
+  warehouse: z.infer<typeof warehouseSchema>;
+  proxy: z.infer<typeof proxySchema>;
+}
+
+export class ConfigError extends Error {
+  override readonly name = 'ConfigError';
+}
+
+function formatIssues(source: string, error: z.ZodError): string {
+  const lines = error.issues.map((i) => `  - ${i.path.length ? i.path.join('.') : '(root)'}: ${i.message}`);
+  return `invalid configuration in ${source}:\n${lines.join('\n')}`;
+}
+
+/** Validates raw config input and derives the addresses the defaults imply. */
+export function parseConfig(input: unknown, source = 'config'): Config {
+  const result = configSchema.safeParse(input ?? {});
+  if (!result.success) throw new ConfigError(formatIssues(source, result.error));
+  const c = result.data;
+  const root = projectRoot();
+  const stateDir = isAbsolute(c.stateDir) ? c.stateDir : resolve(root, c.stateDir);
+  const xdg = process.env.XDG_CACHE_HOME;
+  const cacheDir = c.cacheDir
+    ? resolve(root, c.cacheDir)
+    : join(xdg && isAbsolute(xdg) ? xdg : join(homedir(), '.cache'), 'sluice');
+  const h = c.stack.host;
+  return {
+    stateDir,
+    cacheDir,
+    logLevel: c.logLevel,
+    stack: c.stack,
+    kafka: { brokers: c.kafka.brokers ?? [`${h}:${c.stack.kafkaPort}`], clientId: c.kafka.clientId },
+    temporal: {
+      address: c.temporal.address ?? `${h}:${c.stack.temporalPort}`,
+      namespace: c.temporal.namespace,
+      uiUrl: c.temporal.uiUrl ?? `http://${h}:${c.stack.temporalUiPort}`,
+    },
+    s3: { ...c.s3, endpoint: c.s3.endpoint ?? `http://${h}:${c.stack.s3Port}` },
+    sqs: { ...c.sqs, endpoint: c.sqs.endpoint ?? `http://${h}:${c.stack.sqsPort}` },
+    warehouse: {
+      ...c.warehouse,
+      duckdbPath: isAbsolute(c.warehouse.duckdbPath)
+        ? c.warehouse.duckdbPath
+        : join(stateDir, c.warehouse.duckdbPath),
+    },
+    proxy: c.proxy,
+  };
+}
+
+/**
+ * Loads `sluice.config.json` from the project root, or the file named by SLUICE_CONFIG.
+ * A missing default file means "all defaults"; a missing named file is an error.
+ */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  const named = env.SLUICE_CONFIG;
+  const file = named ? resolve(named) : join(projectRoot(), 'sluice.config.json');
+  if (!existsSync(file)) {
+    if (named) throw new ConfigError(`SLUICE_CONFIG points to ${file}, which does not exist`);
+    return parseConfig({}, 'defaults');
+  }
+  let raw: unknown;
+  try {
+    raw = JSON.parse(readFileSync(file, 'utf8'));
+  } catch (err) {
+    throw new ConfigError(`cannot read ${file}: ${(err as Error).message}`);
+  }
+  return parseConfig(raw, file);
+}

@@ -1,0 +1,50 @@
+// `npm start`: installs what is missing, starts the local stack and the Sluice processes,
+// prints where everything is, and stops what it started on Ctrl-C.
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { DuckDBInstance } from '@duckdb/node-api';
+import { loadConfig } from '../lib/config.js';
+import { runMain } from './main.js';
+import { step } from './progress.js';
+import { stackDown, stackUp } from './stack-lib.js';
+
+runMain(async () => {
+  const config = loadConfig();
+  step(
+    'sluice',
+    `starting the local stack (state in ${config.stateDir}, tools cached in ${config.cacheDir})`,
+  );
+  const started = await stackUp(config);
+
+  // The warehouse is a DuckDB file; create it so the path printed below exists.
+  mkdirSync(dirname(config.warehouse.duckdbPath), { recursive: true });
+  const db = await DuckDBInstance.create(config.warehouse.duckdbPath);
+  db.closeSync();
+
+  const lines = [
+    '',
+    'Sluice is running:',
+    `  Kafka            ${config.kafka.brokers.join(',')}`,
+    `  Temporal         ${config.temporal.address}   namespace ${config.temporal.namespace}`,
+    `  Temporal UI      ${config.temporal.uiUrl}`,
+    `  S3               ${config.s3.endpoint}   bucket ${config.s3.bucket}`,
+    `  SQS              ${config.sqs.endpoint}`,
+    `  Warehouse        ${config.warehouse.duckdbPath}`,
+    `  Logs             ${config.stateDir}/logs/`,
+    '',
+    started.length
+      ? `Press Ctrl-C to stop (${started.join(', ')}).`
+      : 'Every service was already running; Ctrl-C leaves them running.',
+    '',
+  ];
+  process.stdout.write(lines.join('\n'));
+
+  await new Promise<void>((resolvePromise) => {
+    const onSignal = (): void => resolvePromise();
+    process.once('SIGINT', onSignal);
+    process.once('SIGTERM', onSignal);
+  });
+  step('sluice', 'stopping');
+  await stackDown(config, started);
+  return 0;
+});
