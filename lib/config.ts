@@ -33,7 +33,8 @@ const kafkaSchema = z
       .describe('Bootstrap brokers; default: the local broker.'),
     clientId: z.string().min(1).default('sluice').describe('Kafka client id.'),
   })
-  .strict();
+  .strict()
+  .describe('Kafka clients of the proxy and workers.');
 
 const temporalSchema = z
   .object({
@@ -45,7 +46,8 @@ const temporalSchema = z
     namespace: z.string().min(1).default('default').describe('Temporal namespace.'),
     uiUrl: z.string().url().optional().describe('Web UI address shown to users; default: the local UI.'),
   })
-  .strict();
+  .strict()
+  .describe('Temporal client and workers.');
 
 const s3Schema = z
   .object({
@@ -60,7 +62,8 @@ const s3Schema = z
     secretAccessKey: z.string().min(1).default('sluice-local-secret').describe('Secret key.'),
     forcePathStyle: z.boolean().default(true).describe('Path-style addressing (needed by local servers).'),
   })
-  .strict();
+  .strict()
+  .describe('Object store for segment files.');
 
 const sqsSchema = z
   .object({
@@ -70,21 +73,24 @@ const sqsSchema = z
     accessKeyId: z.string().min(1).default('sluice').describe('Access key (ElasticMQ accepts any).'),
     secretAccessKey: z.string().min(1).default('sluice-local-secret').describe('Secret key.'),
   })
-  .strict();
+  .strict()
+  .describe('Queues of S3 object-created notices.');
 
 const warehouseSchema = z
   .object({
     kind: z.enum(['duckdb', 'snowflake']).default('duckdb').describe('Warehouse adapter.'),
     duckdbPath: z.string().min(1).default('warehouse.duckdb').describe('DuckDB file, relative to stateDir.'),
   })
-  .strict();
+  .strict()
+  .describe('Where the loader puts rows.');
 
 const proxySchema = z
   .object({
     host: host.default('127.0.0.1').describe('Address the HTTP proxy binds to.'),
     port: port.default(8080).describe('HTTP proxy port.'),
   })
-  .strict();
+  .strict()
+  .describe('The HTTP ingest proxy.');
 
 export const configSchema = z
   .object({

@@ -87,8 +87,19 @@ async function waitHealthy(config: Config, s: StackService, pid: number, paths: 
   );
 }
 
+/** A killed server's threads can hold its sockets for a moment after the process is gone. */
+async function portStillHeld(host: string, port: number, graceMs = 5000): Promise<boolean> {
+  const deadline = Date.now() + graceMs;
+  while (await portOpen(host, port)) {
+    if (Date.now() > deadline) return true;
+    await sleep(250);
+  }
+  return false;
+}
+
 /** Starts one service unless it already runs; returns true when this call started it. */
-async function upOne(config: Config, s: StackService, paths: StackPaths): Promise<boolean> {
+export async function startService(config: Config, s: StackService): Promise<boolean> {
+  const paths = stackPaths(config);
   const pf = pidFile(paths, s);
   const pid = runningPid(pf);
   if (pid !== undefined) {
@@ -110,6 +121,7 @@ async function upOne(config: Config, s: StackService, paths: StackPaths): Promis
         );
         return false;
       }
+      if (!(await portStillHeld(config.stack.host, port))) continue;
       throw new SluiceError(
         'PORT_IN_USE',
         `[${s.name}] port ${port} (${label}) on ${config.stack.host} is used by another program: stop that program, or choose another port with ${key} in sluice.config.json`,
@@ -129,11 +141,10 @@ async function upOne(config: Config, s: StackService, paths: StackPaths): Promis
 /** Installs what is missing, then starts the services; returns the names this call started. */
 export async function stackUp(config: Config, names: readonly string[] = []): Promise<ServiceName[]> {
   const chosen = selectServices(names);
-  const paths = stackPaths(config);
   await Promise.all(chosen.map((s) => s.install(config)));
   const started = await Promise.all(
     chosen.map(async (s) => {
-      const didStart = await upOne(config, s, paths);
+      const didStart = await startService(config, s);
       await s.afterStart?.(config);
       return didStart ? s.name : undefined;
     }),
@@ -141,12 +152,16 @@ export async function stackUp(config: Config, names: readonly string[] = []): Pr
   return started.filter((n): n is ServiceName => n !== undefined);
 }
 
+/** Stops a service this stack started; returns false when it was not running. */
+export function stopService(config: Config, s: StackService): Promise<boolean> {
+  return stopProcess(pidFile(stackPaths(config), s));
+}
+
 export async function stackDown(config: Config, names: readonly string[] = []): Promise<ServiceName[]> {
-  const paths = stackPaths(config);
   const stopped = await Promise.all(
     selectServices(names)
       .reverse()
-      .map(async (s) => ((await stopProcess(pidFile(paths, s))) ? s.name : undefined)),
+      .map(async (s) => ((await stopService(config, s)) ? s.name : undefined)),
   );
   for (const n of stopped) if (n) step(n, 'stopped');
   return stopped.filter((n): n is ServiceName => n !== undefined);

@@ -27,7 +27,7 @@ export interface LaunchSpec {
 
 /** One real server of the local stack. */
 export interface StackService {
-  name: 'kafka' | 'temporal' | 's3' | 'sqs';
+  name: string;
   title: string;
   /** Each port with the config key that sets it, for the message when one is taken. */
   ports(config: Config): { label: string; port: number; key: string }[];

@@ -44,7 +44,7 @@ export const sqsService: StackService = {
         `rest-sqs { enabled = true, bind-port = ${sqsPort}, bind-hostname = "${host}", sqs-limits = strict }`,
         'rest-stats { enabled = false }',
         `queues-storage { enabled = true, path = "${join(dataDir, 'queues.conf')}" }`,
-        `messages-storage { enabled = true, uri = "jdbc:h2:${join(dataDir, 'messages')}" }`,
+        `messages-storage { enabled = true, uri = "jdbc:h2:${join(dataDir, 'messages')};WRITE_DELAY=0" }`,
       ].join('\n') + '\n',
     );
     const libs = join(config.cacheDir, 'tools', `elasticmq-${ELASTICMQ_VERSION}`, 'libs', '*');
