@@ -1,0 +1,158 @@
+// Validates event payloads against their type's schema versions. Each version is compiled once;
+// failures become per-field errors a client can act on: where, which rule, what was expected,
+// what was sent. The proxy returns these as they are.
+import { Ajv2020, type ErrorObject, type ValidateFunction } from 'ajv/dist/2020.js';
+import * as ajvFormats from 'ajv-formats';
+import type { Catalog, EventType, SchemaVersion } from './catalog.js';
+import { jsonTypeOfValue } from './json-schema.js';
+
+// ajv-formats is CommonJS with `exports.default`; under NodeNext that lands one level down.
+const addFormats = ajvFormats.default.default;
+
+export interface FieldError {
+  /** JSON pointer into the payload, e.g. `/items/0/quantity`; `/` for the payload itself. */
+  path: string;
+  /** The JSON Schema keyword that failed: required, type, enum, maximum, additionalProperties, … */
+  rule: string;
+  message: string;
+  expected?: unknown;
+  got?: unknown;
+}
+
+export type ValidationResult =
+  | { ok: true; type: EventType; version: SchemaVersion }
+  | {
+      ok: false;
+      errorCode: 'UNKNOWN_EVENT_TYPE' | 'UNKNOWN_SCHEMA_VERSION' | 'SCHEMA_VALIDATION_FAILED';
+      message: string;
+      errors: FieldError[];
+    };
+
+function valueAt(data: unknown, pointer: string): unknown {
+  let node = data;
+  for (const raw of pointer.split('/').slice(1)) {
+    const key = raw.replaceAll('~1', '/').replaceAll('~0', '~');
+    if (node === null || typeof node !== 'object') return undefined;
+    node = (node as Record<string, unknown>)[key];
+  }
+  return node;
+}
+
+/** Keeps error echoes short: a 1 MB string must not come back in an error body. */
+function preview(v: unknown): unknown {
+  if (typeof v === 'string') return v.length > 80 ? `${v.slice(0, 77)}...` : v;
+  if (v !== null && typeof v === 'object') return `(${jsonTypeOfValue(v)})`;
+  return v;
+}
+
+function toFieldError(e: ErrorObject, data: unknown): FieldError {
+  const p = e.params as Record<string, unknown>;
+  const at = e.instancePath || '';
+  const got = preview(valueAt(data, at));
+  switch (e.keyword) {
+    case 'required':
+      return {
+        path: `${at}/${String(p.missingProperty)}`,
+        rule: 'required',
+        message: 'is required but missing',
+      };
+    case 'additionalProperties':
+      return {
+        path: `${at}/${String(p.additionalProperty)}`,
+        rule: 'additionalProperties',
+        message: 'is not a property of this event type (the schema does not allow extra properties)',
+      };
+    case 'type':
+      return {
+        path: at || '/',
+        rule: 'type',
+        message: `must be ${String(p.type)}, got ${jsonTypeOfValue(valueAt(data, at))}`,
+        expected: p.type,
+        got,
+      };
+    case 'enum':
+      return {
+        path: at || '/',
+        rule: 'enum',
+        message: `must be one of ${JSON.stringify(p.allowedValues)}`,
+        expected: p.allowedValues,
+        got,
+      };
+    case 'const':
+      return {
+        path: at || '/',
+        rule: 'const',
+        message: `must be ${JSON.stringify(p.allowedValue)}`,
+        expected: p.allowedValue,
+        got,
+      };
+    case 'format':
+      return {
+        path: at || '/',
+        rule: 'format',
+        message: `must be a valid ${String(p.format)}`,
+        expected: p.format,
+        got,
+      };
+    default: {
+      const limit = p.limit ?? p.comparison ?? p.pattern ?? p.multipleOf;
+      const expected =
+        typeof p.comparison === 'string' && typeof p.limit === 'number'
+          ? `${p.comparison} ${p.limit}`
+          : limit;
+      return {
+        path: at || '/',
+        rule: e.keyword,
+        message: e.message ?? `fails ${e.keyword}`,
+        ...(expected !== undefined ? { expected } : {}),
+        got,
+      };
+    }
+  }
+}
+
+export class EventValidator {
+  private readonly compiled = new Map<string, ValidateFunction>();
+
+  constructor(readonly catalog: Catalog) {
+    const ajv = new Ajv2020({ allErrors: true, strict: true, allowUnionTypes: true });
+    addFormats(ajv);
+    for (const t of catalog.types.values()) {
+      for (const v of t.versions) this.compiled.set(v.id, ajv.compile(v.schema));
+    }
+  }
+
+  /** Validates one payload; `version` defaults to the type's latest. */
+  validate(typeName: string, data: unknown, version?: number): ValidationResult {
+    const type = this.catalog.types.get(typeName);
+    if (!type) {
+      return {
+        ok: false,
+        errorCode: 'UNKNOWN_EVENT_TYPE',
+        message: `unknown event type "${typeName}"; known types: ${[...this.catalog.types.keys()].join(', ')}`,
+        errors: [],
+      };
+    }
+    const sv = version === undefined ? type.latest : type.versions[version - 1];
+    if (!sv) {
+      return {
+        ok: false,
+        errorCode: 'UNKNOWN_SCHEMA_VERSION',
+        message: `event type "${typeName}" has no schema version ${version}; versions: ${type.versions.map((v) => v.version).join(', ')}`,
+        errors: [],
+      };
+    }
+    const fn = this.compiled.get(sv.id)!;
+    if (fn(data)) return { ok: true, type, version: sv };
+    const errors = (fn.errors ?? []).map((e) => toFieldError(e, data));
+    return {
+      ok: false,
+      errorCode: 'SCHEMA_VALIDATION_FAILED',
+      message: `${typeName} v${sv.version}: ${errors.length} field error(s): ${errors
+        .slice(0, 3)
+        .map((e) => `${e.path} ${e.message}`)
+        .join('; ')}${errors.length > 3 ? '; …' : ''}`,
+      errors,
+    };
+  }
+}
