@@ -3,7 +3,7 @@ import { randomUUID } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { Kafka, logLevel } from 'kafkajs';
+import { Admin } from '@platformatic/kafka';
 import type { Config } from '../../lib/config.js';
 import { projectRoot } from '../../lib/paths.js';
 import { SluiceError } from '../../lib/errors.js';
@@ -152,23 +152,20 @@ export const kafkaService: StackService = {
   },
 
   async healthy(config) {
-    const kafka = new Kafka({
+    const admin = new Admin({
       clientId: 'sluice-health',
-      brokers: [`${config.stack.host}:${config.stack.kafkaPort}`],
-      connectionTimeout: 1000,
+      bootstrapBrokers: [`${config.stack.host}:${config.stack.kafkaPort}`],
+      connectTimeout: 1000,
       requestTimeout: 2000,
-      retry: { retries: 0 },
-      logLevel: logLevel.NOTHING,
+      retries: 0,
     });
-    const admin = kafka.admin();
     try {
-      await admin.connect();
-      const cluster = await admin.describeCluster();
-      return cluster.brokers.length > 0 && cluster.controller !== null;
+      const cluster = await admin.metadata({ topics: [] });
+      return cluster.brokers.size > 0 && cluster.controllerId >= 0;
     } catch {
       return false;
     } finally {
-      await admin.disconnect().catch(() => undefined);
+      await admin.close().catch(() => undefined);
     }
   },
 };

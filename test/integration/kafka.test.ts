@@ -1,30 +1,43 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
+import type { Admin, Consumer, Producer } from '@platformatic/kafka';
 import { CloudEvent, Kafka as CloudEventsKafka, type Message } from 'cloudevents';
-import { Kafka, logLevel, type Admin } from 'kafkajs';
 import { loadConfig } from '../../lib/config.js';
 import { buildEnvelope, envelopeHeaders, readEnvelope } from '../../lib/envelope.js';
+import {
+  createAdmin,
+  createProducer,
+  createRangeReader,
+  KafkaRangeError,
+  readRange,
+  type RangeRecord,
+} from '../../lib/kafka.js';
 import { uniqueName } from '../helpers/names.js';
 
 const config = loadConfig();
-const kafka = new Kafka({
-  clientId: 'sluice-test',
-  brokers: config.kafka.brokers,
-  logLevel: logLevel.NOTHING,
-});
 const topic = uniqueName('test.kafka');
 let admin: Admin;
+let producer: Producer<Buffer, Buffer, string, string>;
+let reader: Consumer;
 
 before(async () => {
-  admin = kafka.admin();
-  await admin.connect();
-  await admin.createTopics({ topics: [{ topic, numPartitions: 1 }], waitForLeaders: true });
+  admin = createAdmin(config);
+  await admin.createTopics({ topics: [topic], partitions: 2, replicas: 1 });
+  producer = createProducer(config, 'test', -1);
+  reader = createRangeReader(config, uniqueName('test.reader'));
 });
 
 after(async () => {
   await admin.deleteTopics({ topics: [topic] }).catch(() => undefined);
-  await admin.disconnect();
+  await Promise.all([admin.close(), producer.close(), reader.close()]);
 });
+
+async function collect(from: bigint, to: bigint, partition = 1): Promise<RangeRecord[]> {
+  const out: RangeRecord[] = [];
+  for await (const chunk of readRange(reader, { topic, partition, from, to, maxBytes: 4096 }))
+    out.push(...chunk);
+  return out;
+}
 
 test('a record with the CloudEvents envelope is produced, read back, and understood by the cloudevents SDK', async () => {
   const data = { order_id: '4b5e2f1c-8f7a-4a8e-9d7e-2a1c3b4d5e6f', subtotal_cents: 1250 };
@@ -40,36 +53,21 @@ test('a record with the CloudEvents envelope is produced, read back, and underst
     '/sluice/test',
   );
   const headers = envelopeHeaders(envelope);
-  const producer = kafka.producer();
-  await producer.connect();
-  const [meta] = await producer.send({
-    topic,
-    acks: -1,
-    messages: [{ key: data.order_id, value: JSON.stringify(data), headers }],
-  });
-  await producer.disconnect();
-  assert.equal(meta?.errorCode, 0);
-
-  const consumer = kafka.consumer({ groupId: uniqueName('test.group') });
-  await consumer.connect();
-  await consumer.subscribe({ topic, fromBeginning: true });
-  const record = await new Promise<{
-    key: Buffer | null;
-    value: Buffer | null;
-    headers: Record<string, string>;
-  }>((resolvePromise, reject) => {
-    const timer = setTimeout(() => reject(new Error('no record within 30 s')), 30_000);
-    void consumer.run({
-      eachMessage: ({ message }) => {
-        clearTimeout(timer);
-        const h: Record<string, string> = {};
-        for (const [k, v] of Object.entries(message.headers ?? {})) h[k] = String(v);
-        resolvePromise({ key: message.key, value: message.value, headers: h });
-        return Promise.resolve();
+  const result = await producer.send({
+    messages: [
+      {
+        topic,
+        partition: 0,
+        key: Buffer.from(data.order_id),
+        value: Buffer.from(JSON.stringify(data)),
+        headers,
       },
-    });
+    ],
   });
-  await consumer.disconnect();
+  assert.equal(result.offsets?.[0]?.offset, 0n);
+
+  const [record] = await collect(0n, 1n, 0);
+  assert.ok(record);
   assert.equal(String(record.key), data.order_id);
   assert.deepEqual(JSON.parse(String(record.value)), data);
   assert.deepEqual(record.headers, headers);
@@ -86,16 +84,40 @@ test('a record with the CloudEvents envelope is produced, read back, and underst
   assert.deepEqual(event.data, data);
 });
 
-test('the broker refuses to auto-create a topic that was never declared', async () => {
-  const producer = kafka.producer({ allowAutoTopicCreation: false, retry: { retries: 0 } });
-  await producer.connect();
-  await assert.rejects(
-    producer.send({
-      topic: uniqueName('test.undeclared'),
-      acks: 1,
-      timeout: 2000,
-      messages: [{ value: 'x' }],
-    }),
+test('an exact offset range is read: nothing before it, nothing after it, across many fetches', async () => {
+  // 10 sends of 20 records: batches straddle both ends of the range on purpose.
+  for (let b = 0; b < 10; b++) {
+    await producer.send({
+      messages: Array.from({ length: 20 }, (_, i) => ({
+        topic,
+        partition: 1,
+        value: Buffer.from(JSON.stringify({ n: b * 20 + i, pad: 'x'.repeat(100) })),
+      })),
+    });
+  }
+  const records = await collect(33n, 171n);
+  assert.deepEqual(
+    records.map((r) => r.offset),
+    Array.from({ length: 171 - 33 }, (_, i) => BigInt(33 + i)),
   );
-  await producer.disconnect();
+  assert.deepEqual(
+    records.map((r) => (JSON.parse(String(r.value)) as { n: number }).n),
+    Array.from({ length: 171 - 33 }, (_, i) => 33 + i),
+  );
+  assert.deepEqual(await collect(5n, 5n), []);
+});
+
+test('a range past the end of the partition is an error, not a wait', async () => {
+  await assert.rejects(collect(190n, 250n), (err: unknown) => {
+    assert.ok(err instanceof KafkaRangeError);
+    assert.equal(err.code, 'RANGE_BEYOND_HIGH_WATERMARK');
+    assert.equal(err.details.highWatermark, 200n);
+    return true;
+  });
+});
+
+test('the broker refuses to auto-create a topic that was never declared', async () => {
+  await assert.rejects(
+    producer.send({ messages: [{ topic: uniqueName('test.undeclared'), value: Buffer.from('x') }] }),
+  );
 });

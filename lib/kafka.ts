@@ -1,0 +1,189 @@
+// The project's Kafka client is @platformatic/kafka (chosen by `npm run bench:kafka-client`, see
+// docs/kafka-client.md): it reads an exact offset range with plain Fetch requests, without joining
+// a consumer group, which is what a pipeline that owns its offsets needs.
+import { Admin, Consumer, Producer, type BaseOptions } from '@platformatic/kafka';
+import type { Config } from './config.js';
+
+export function kafkaOptions(config: Config, clientId: string): BaseOptions {
+  return {
+    clientId: `${config.kafka.clientId}-${clientId}`,
+    bootstrapBrokers: config.kafka.brokers,
+    connectTimeout: 5000,
+    requestTimeout: 30_000,
+    retries: 3,
+  };
+}
+
+export function createAdmin(config: Config, clientId = 'admin'): Admin {
+  return new Admin(kafkaOptions(config, clientId));
+}
+
+export function createProducer(
+  config: Config,
+  clientId = 'producer',
+  acks = 1,
+): Producer<Buffer, Buffer, string, string> {
+  return new Producer({
+    ...kafkaOptions(config, clientId),
+    acks,
+    autocreateTopics: false,
+    serializers: {
+      key: (k?: Buffer) => k,
+      value: (v?: Buffer) => v,
+      headerKey: (k?: string) => (k === undefined ? undefined : Buffer.from(k)),
+      headerValue: (v?: string) => (v === undefined ? undefined : Buffer.from(v)),
+    },
+  });
+}
+
+/** A consumer used for exact-range fetches and offset look-ups; it never joins its group. */
+export function createRangeReader(config: Config, groupId: string, clientId = 'reader'): Consumer {
+  return new Consumer({ ...kafkaOptions(config, clientId), groupId });
+}
+
+export interface RangeRecord {
+  offset: bigint;
+  timestamp: bigint;
+  key: Buffer | null;
+  value: Buffer | null;
+  headers: Record<string, string>;
+}
+
+export type KafkaRangeErrorCode =
+  'OFFSET_OUT_OF_RANGE' | 'RANGE_BEYOND_HIGH_WATERMARK' | 'UNKNOWN_TOPIC_OR_PARTITION' | 'FETCH_FAILED';
+
+export class KafkaRangeError extends Error {
+  override readonly name = 'KafkaRangeError';
+  constructor(
+    readonly code: KafkaRangeErrorCode,
+    message: string,
+    readonly details: { logStartOffset?: bigint; highWatermark?: bigint; kafkaErrorCode?: number } = {},
+  ) {
+    super(message);
+  }
+}
+
+// Kafka protocol error codes we act on.
+const OFFSET_OUT_OF_RANGE = 1;
+const UNKNOWN_TOPIC_OR_PARTITION = 3;
+// Record batch attribute bit 5: a control batch (transaction commit/abort markers), never user data.
+const CONTROL_BATCH = 0x20;
+
+function headerMap(pairs: [Buffer | null, Buffer | null][]): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [k, v] of pairs) if (k) out[k.toString('utf8')] = v ? v.toString('utf8') : '';
+  return out;
+}
+
+export interface RangeOptions {
+  topic: string;
+  partition: number;
+  /** First offset of the range (inclusive). */
+  from: bigint;
+  /** End of the range (exclusive). */
+  to: bigint;
+  /** Bytes per fetch for this partition. */
+  maxBytes?: number;
+  maxWaitMs?: number;
+}
+
+/**
+ * Yields the records of `[from, to)` of one partition, in offset order, in fetch-sized chunks.
+ * Offsets missing inside the range (compaction, transaction markers) are skipped, not waited for.
+ * Throws KafkaRangeError when `from` was already deleted by retention, or `to` is past the end.
+ */
+export async function* readRange(reader: Consumer, opts: RangeOptions): AsyncGenerator<RangeRecord[]> {
+  const { topic, partition, from, to } = opts;
+  if (to <= from) return;
+  const metadata = await reader.metadata({ topics: [topic] });
+  const topicMeta = metadata.topics.get(topic);
+  const partMeta = topicMeta?.partitions[partition];
+  if (!topicMeta || !partMeta) {
+    throw new KafkaRangeError('UNKNOWN_TOPIC_OR_PARTITION', `topic ${topic} has no partition ${partition}`);
+  }
+  let offset = from;
+  while (offset < to) {
+    const response = await reader.fetch({
+      node: partMeta.leader,
+      maxWaitTime: opts.maxWaitMs ?? 500,
+      minBytes: 1,
+      maxBytes: opts.maxBytes ?? 8 * 1024 * 1024,
+      topics: [
+        {
+          topicId: topicMeta.id,
+          partitions: [
+            {
+              partition,
+              currentLeaderEpoch: partMeta.leaderEpoch,
+              fetchOffset: offset,
+              lastFetchedEpoch: -1,
+              partitionMaxBytes: opts.maxBytes ?? 8 * 1024 * 1024,
+            },
+          ],
+        },
+      ],
+    });
+    const part = response.responses[0]?.partitions.find((p) => p.partitionIndex === partition);
+    if (!part)
+      throw new KafkaRangeError(
+        'FETCH_FAILED',
+        `fetch of ${topic}/${partition} at ${offset} returned no data`,
+      );
+    const where = `${topic}/${partition} at offset ${offset}`;
+    if (part.errorCode === OFFSET_OUT_OF_RANGE) {
+      throw new KafkaRangeError(
+        'OFFSET_OUT_OF_RANGE',
+        `${where} is out of range (log start ${part.logStartOffset}, high watermark ${part.highWatermark})`,
+        {
+          logStartOffset: part.logStartOffset,
+          highWatermark: part.highWatermark,
+          kafkaErrorCode: part.errorCode,
+        },
+      );
+    }
+    if (part.errorCode === UNKNOWN_TOPIC_OR_PARTITION) {
+      throw new KafkaRangeError('UNKNOWN_TOPIC_OR_PARTITION', `${where}: unknown topic or partition`, {
+        kafkaErrorCode: part.errorCode,
+      });
+    }
+    if (part.errorCode !== 0) {
+      throw new KafkaRangeError('FETCH_FAILED', `${where}: Kafka error code ${part.errorCode}`, {
+        kafkaErrorCode: part.errorCode,
+      });
+    }
+    const batches = part.records ?? [];
+    if (batches.length === 0) {
+      if (part.highWatermark <= offset) {
+        throw new KafkaRangeError(
+          'RANGE_BEYOND_HIGH_WATERMARK',
+          `${where}: the range ends at ${to} but the partition ends at ${part.highWatermark}`,
+          {
+            highWatermark: part.highWatermark,
+          },
+        );
+      }
+      continue;
+    }
+    const chunk: RangeRecord[] = [];
+    let next = offset;
+    for (const batch of batches) {
+      const batchEnd = batch.firstOffset + BigInt(batch.lastOffsetDelta) + 1n;
+      if (batchEnd > next) next = batchEnd;
+      if (batch.attributes & CONTROL_BATCH) continue;
+      for (const r of batch.records) {
+        const o = batch.firstOffset + BigInt(r.offsetDelta);
+        // A batch can start before `offset` and end after `to`: the broker only sends whole batches.
+        if (o < offset || o >= to) continue;
+        chunk.push({
+          offset: o,
+          timestamp: batch.firstTimestamp + r.timestampDelta,
+          key: r.key,
+          value: r.value,
+          headers: headerMap(r.headers),
+        });
+      }
+    }
+    offset = next;
+    if (chunk.length) yield chunk;
+  }
+}
