@@ -11,7 +11,9 @@ const read = (rel: string): string => readFileSync(join(projectRoot(), rel), 'ut
 
 test('every error code in the catalogue is documented in docs/errors.md', () => {
   const doc = read('docs/errors.md');
-  const missing = Object.keys(errorCatalogue).filter((code) => !new RegExp(`^\\| \`${code}\` +\\|`, 'm').test(doc));
+  const missing = Object.keys(errorCatalogue).filter(
+    (code) => !new RegExp(`^\\| \`${code}\` +\\|`, 'm').test(doc),
+  );
   assert.deepEqual(missing, [], 'add these codes to docs/errors.md');
 });
 
