@@ -7,17 +7,10 @@ import { Ajv2020 } from 'ajv/dist/2020.js';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { projectRoot } from '../lib/paths.js';
+import { compatibilityModes } from './compatibility.js';
 import { allowedKeywords, typesOf, type JsonSchema } from './json-schema.js';
 
-export const compatibilityModeSchema = z.enum([
-  'NONE',
-  'BACKWARD',
-  'BACKWARD_TRANSITIVE',
-  'FORWARD',
-  'FORWARD_TRANSITIVE',
-  'FULL',
-  'FULL_TRANSITIVE',
-]);
+export const compatibilityModeSchema = z.enum(compatibilityModes);
 
 const TYPE_NAME = /^[a-z][a-z0-9_]{1,62}$/;
 const COLUMN_NAME = /^[a-z_][a-z0-9_]{0,62}$/;
