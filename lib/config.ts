@@ -32,6 +32,14 @@ const kafkaSchema = z
       .optional()
       .describe('Bootstrap brokers; default: the local broker.'),
     clientId: z.string().min(1).default('sluice').describe('Kafka client id.'),
+    replicationFactor: z
+      .number()
+      .int()
+      .min(1)
+      .optional()
+      .describe(
+        'Replicas of each topic; default: 2 (as DoorDash runs), or 1 when the cluster has one broker.',
+      ),
   })
   .strict()
   .describe('Kafka clients of the proxy and workers.');
@@ -122,7 +130,7 @@ export interface Config {
   cacheDir: string;
   logLevel: z.infer<typeof configSchema>['logLevel'];
   stack: z.infer<typeof stackSchema>;
-  kafka: { brokers: string[]; clientId: string };
+  kafka: { brokers: string[]; clientId: string; replicationFactor?: number };
   temporal: { address: string; namespace: string; uiUrl: string };
   s3: Required<z.infer<typeof s3Schema>>;
   sqs: Required<z.infer<typeof sqsSchema>>;
@@ -156,7 +164,11 @@ export function parseConfig(input: unknown, source = 'config'): Config {
     cacheDir,
     logLevel: c.logLevel,
     stack: c.stack,
-    kafka: { brokers: c.kafka.brokers ?? [`${h}:${c.stack.kafkaPort}`], clientId: c.kafka.clientId },
+    kafka: {
+      brokers: c.kafka.brokers ?? [`${h}:${c.stack.kafkaPort}`],
+      clientId: c.kafka.clientId,
+      ...(c.kafka.replicationFactor !== undefined ? { replicationFactor: c.kafka.replicationFactor } : {}),
+    },
     temporal: {
       address: c.temporal.address ?? `${h}:${c.stack.temporalPort}`,
       namespace: c.temporal.namespace,

@@ -4,17 +4,29 @@ import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { DuckDBInstance } from '@duckdb/node-api';
 import { loadConfig } from '../lib/config.js';
+import { loadCatalog } from '../schemas/catalog.js';
 import { runMain } from './main.js';
 import { step } from './progress.js';
+import { provision } from './provision.js';
 import { stackDown, stackUp } from './stack-lib.js';
 
 runMain(async () => {
   const config = loadConfig();
+  // Checked before anything starts: a broken catalog should fail fast, not after a 5-minute build.
+  const catalog = loadCatalog();
   step(
     'sluice',
     `starting the local stack (state in ${config.stateDir}, tools cached in ${config.cacheDir})`,
   );
   const started = await stackUp(config);
+
+  const changes = await provision(config, catalog);
+  const changed = changes.filter((c) => c.kind !== 'unchanged');
+  for (const c of changed) step('apply', `${c.kind} ${c.resource} ${c.detail}`);
+  step(
+    'apply',
+    `catalog of ${catalog.types.size} event types applied (${changes.length - changed.length} resources already in place)`,
+  );
 
   // The warehouse is a DuckDB file; create it so the path printed below exists.
   mkdirSync(dirname(config.warehouse.duckdbPath), { recursive: true });

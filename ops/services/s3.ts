@@ -14,12 +14,26 @@ function binary(config: Config): string {
   return join(config.cacheDir, 'tools', `versitygw-${VERSITYGW_VERSION}`, 'bin', 'versitygw');
 }
 
-export async function ensureBucket(config: Config, bucket = config.s3.bucket): Promise<void> {
+export async function bucketExists(config: Config, bucket = config.s3.bucket): Promise<boolean> {
   const s3 = createS3Client(config);
   try {
     await s3.send(new HeadBucketCommand({ Bucket: bucket }));
-  } catch {
+    return true;
+  } catch (err) {
+    if ((err as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode === 404) return false;
+    throw err;
+  } finally {
+    s3.destroy();
+  }
+}
+
+/** Creates the bucket unless it exists; returns true when it created it. */
+export async function ensureBucket(config: Config, bucket = config.s3.bucket): Promise<boolean> {
+  if (await bucketExists(config, bucket)) return false;
+  const s3 = createS3Client(config);
+  try {
     await s3.send(new CreateBucketCommand({ Bucket: bucket }));
+    return true;
   } finally {
     s3.destroy();
   }
@@ -71,5 +85,7 @@ export const s3Service: StackService = {
   },
 
   healthy: (config) => httpOk(`http://${config.stack.host}:${config.stack.s3Port}/healthz`),
-  afterStart: (config) => ensureBucket(config),
+  afterStart: async (config) => {
+    await ensureBucket(config);
+  },
 };
