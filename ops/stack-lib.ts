@@ -166,3 +166,15 @@ export async function stackDown(config: Config, names: readonly string[] = []): 
   for (const n of stopped) if (n) step(n, 'stopped');
   return stopped.filter((n): n is ServiceName => n !== undefined);
 }
+
+/** Starts again every service whose process died; returns the names it restarted. */
+export async function restartCrashed(config: Config): Promise<ServiceName[]> {
+  const restarted: ServiceName[] = [];
+  for (const s of services) {
+    const status = await statusOf(config, s);
+    if (status.state !== 'crashed') continue;
+    step(s.name, `crashed (see ${status.log}): restarting`);
+    if (await startService(config, s)) restarted.push(s.name);
+  }
+  return restarted;
+}

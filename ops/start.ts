@@ -8,7 +8,7 @@ import { loadCatalog } from '../schemas/catalog.js';
 import { runMain } from './main.js';
 import { step } from './progress.js';
 import { provision } from './provision.js';
-import { stackDown, stackUp } from './stack-lib.js';
+import { restartCrashed, stackDown, stackUp } from './stack-lib.js';
 
 runMain(async () => {
   const config = loadConfig();
@@ -51,11 +51,26 @@ runMain(async () => {
   ];
   process.stdout.write(lines.join('\n'));
 
+  // Watch the servers while running: one that crashed is reported and started again. The timer
+  // also keeps the process alive until Ctrl-C (signal handlers alone do not).
+  let checking = false;
+  const watchdog = setInterval(() => {
+    if (checking) return;
+    checking = true;
+    void restartCrashed(config)
+      .catch((err: unknown) =>
+        step('sluice', `watchdog: ${err instanceof Error ? err.message : String(err)}`),
+      )
+      .finally(() => {
+        checking = false;
+      });
+  }, 10_000);
   await new Promise<void>((resolvePromise) => {
     const onSignal = (): void => resolvePromise();
     process.once('SIGINT', onSignal);
     process.once('SIGTERM', onSignal);
   });
+  clearInterval(watchdog);
   step('sluice', 'stopping');
   await stackDown(config, started);
   return 0;
