@@ -32,6 +32,15 @@ const kafkaSchema = z
       .optional()
       .describe('Bootstrap brokers; default: the local broker.'),
     clientId: z.string().min(1).default('sluice').describe('Kafka client id.'),
+    clusters: z
+      .record(
+        z.string().regex(/^[a-z0-9-]+$/),
+        z.object({ brokers: z.array(z.string().min(1)).min(1) }).strict(),
+      )
+      .optional()
+      .describe(
+        'Named Kafka clusters that event types route to (event.yaml `clusters`); `default` is `brokers`.',
+      ),
     replicationFactor: z
       .number()
       .int()
@@ -92,10 +101,90 @@ const warehouseSchema = z
   .strict()
   .describe('Where the loader puts rows.');
 
+const apiKeySchema = z
+  .object({
+    id: z.string().min(1).describe('Name of the key, shown in logs and metrics (never the secret).'),
+    sha256: z
+      .string()
+      .regex(/^[0-9a-f]{64}$/, 'must be the hex SHA-256 of the key (`sluice keys hash <key>`)')
+      .describe('SHA-256 of the secret key, hex.'),
+    eventTypes: z.array(z.string().min(1)).default(['*']).describe('Event types it may send; `*` for all.'),
+    apps: z
+      .array(z.string().min(1))
+      .default(['*'])
+      .describe('Raw collector apps it may send for; `*` for all.'),
+    ratePerSecond: z.number().positive().default(1000).describe('Sustained events per second.'),
+    burst: z.number().int().positive().default(10_000).describe('Events it may send at once above the rate.'),
+  })
+  .strict();
+
 const proxySchema = z
   .object({
     host: host.default('127.0.0.1').describe('Address the HTTP proxy binds to.'),
     port: port.default(8080).describe('HTTP proxy port.'),
+    defaultSource: z.string().min(1).default('/sluice/proxy').describe('ce_source of events that name none.'),
+    acks: z
+      .union([z.literal(-1), z.literal(0), z.literal(1)])
+      .default(1)
+      .describe(
+        'Broker acknowledgement before a synchronous 200: 1 (leader, as DoorDash runs), -1 (all in-sync replicas, idempotent), 0 (none).',
+      ),
+    compression: z
+      .enum(['none', 'gzip', 'snappy', 'lz4'])
+      .default('lz4')
+      .describe('Compression of produced batches.'),
+    lingerMs: z
+      .number()
+      .int()
+      .min(0)
+      .max(1000)
+      .default(5)
+      .describe('How long the accumulator waits to fill a batch.'),
+    batchMaxRecords: z
+      .number()
+      .int()
+      .min(1)
+      .default(5000)
+      .describe('Records per produce batch, across requests.'),
+    batchMaxBytes: z
+      .number()
+      .int()
+      .min(1024)
+      .default(4 * 1024 * 1024)
+      .describe('Bytes per produce batch.'),
+    maxBodyBytes: z
+      .number()
+      .int()
+      .min(1024)
+      .default(5 * 1024 * 1024)
+      .describe('Largest request body (413 above).'),
+    maxEventBytes: z
+      .number()
+      .int()
+      .min(256)
+      .default(1024 * 1024)
+      .describe('Largest single event payload.'),
+    requestTimeoutMs: z
+      .number()
+      .int()
+      .min(100)
+      .default(30_000)
+      .describe('A request that takes longer is answered 503.'),
+    spoolDir: z.string().min(1).default('spool').describe('Async-mode spool, relative to stateDir.'),
+    spoolMaxBytes: z
+      .number()
+      .int()
+      .min(1024)
+      .default(1024 * 1024 * 1024)
+      .describe('Spool size at which async requests get 503.'),
+    corsOrigins: z
+      .array(z.string().min(1))
+      .default(['*'])
+      .describe('Origins allowed to call the raw collector from a browser.'),
+    apiKeys: z
+      .array(apiKeySchema)
+      .default([])
+      .describe('API keys (hashed). With none, the proxy accepts every request (local development).'),
   })
   .strict()
   .describe('The HTTP ingest proxy.');
@@ -130,7 +219,12 @@ export interface Config {
   cacheDir: string;
   logLevel: z.infer<typeof configSchema>['logLevel'];
   stack: z.infer<typeof stackSchema>;
-  kafka: { brokers: string[]; clientId: string; replicationFactor?: number };
+  kafka: {
+    brokers: string[];
+    clientId: string;
+    clusters: Record<string, { brokers: string[] }>;
+    replicationFactor?: number;
+  };
   temporal: { address: string; namespace: string; uiUrl: string };
   s3: Required<z.infer<typeof s3Schema>>;
   sqs: Required<z.infer<typeof sqsSchema>>;
@@ -167,6 +261,10 @@ export function parseConfig(input: unknown, source = 'config'): Config {
     kafka: {
       brokers: c.kafka.brokers ?? [`${h}:${c.stack.kafkaPort}`],
       clientId: c.kafka.clientId,
+      clusters: {
+        default: { brokers: c.kafka.brokers ?? [`${h}:${c.stack.kafkaPort}`] },
+        ...c.kafka.clusters,
+      },
       ...(c.kafka.replicationFactor !== undefined ? { replicationFactor: c.kafka.replicationFactor } : {}),
     },
     temporal: {
@@ -182,7 +280,10 @@ export function parseConfig(input: unknown, source = 'config'): Config {
         ? c.warehouse.duckdbPath
         : join(stateDir, c.warehouse.duckdbPath),
     },
-    proxy: c.proxy,
+    proxy: {
+      ...c.proxy,
+      spoolDir: isAbsolute(c.proxy.spoolDir) ? c.proxy.spoolDir : join(stateDir, c.proxy.spoolDir),
+    },
   };
 }
 
