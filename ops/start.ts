@@ -8,6 +8,7 @@ import { loadCatalog } from '../schemas/catalog.js';
 import { runMain } from './main.js';
 import { step } from './progress.js';
 import { provision } from './provision.js';
+import { AppProcess } from './app-processes.js';
 import { restartCrashed, stackDown, stackUp } from './stack-lib.js';
 
 runMain(async () => {
@@ -33,9 +34,22 @@ runMain(async () => {
   const db = await DuckDBInstance.create(config.warehouse.duckdbPath);
   db.closeSync();
 
+  const { host, port } = config.proxy;
+  const proxyUrl = `http://${host}:${port}`;
+  const apps = [
+    new AppProcess(config, {
+      name: 'proxy',
+      script: 'proxy/server.ts',
+      readyUrl: `${proxyUrl}/readyz`,
+      port: { host, port, key: 'proxy.port' },
+    }),
+  ];
+  for (const a of apps) await a.start();
+
   const lines = [
     '',
     'Sluice is running:',
+    `  Proxy            ${proxyUrl}   (POST /v1/events, /openapi.json, /metrics)`,
     `  Kafka            ${config.kafka.brokers.join(',')}`,
     `  Temporal         ${config.temporal.address}   namespace ${config.temporal.namespace}`,
     `  Temporal UI      ${config.temporal.uiUrl}`,
@@ -44,9 +58,7 @@ runMain(async () => {
     `  Warehouse        ${config.warehouse.duckdbPath}`,
     `  Logs             ${config.stateDir}/logs/`,
     '',
-    started.length
-      ? `Press Ctrl-C to stop (${started.join(', ')}).`
-      : 'Every service was already running; Ctrl-C leaves them running.',
+    `Press Ctrl-C to stop the proxy${started.length ? ` and ${started.join(', ')}` : ' (the servers were already running and stay up)'}.`,
     '',
   ];
   process.stdout.write(lines.join('\n'));
@@ -71,6 +83,7 @@ runMain(async () => {
     process.once('SIGTERM', onSignal);
   });
   clearInterval(watchdog);
+  for (const a of apps.reverse()) await a.stop();
   step('sluice', 'stopping');
   await stackDown(config, started);
   return 0;

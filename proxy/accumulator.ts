@@ -1,0 +1,197 @@
+// The produce path shared by all concurrent requests: records wait up to lingerMs (or until a batch
+// is full) and go to Kafka in one produce call, so 100 requests of 100 events cost a few round
+// trips, not 100. Partitions are chosen here, as the Java client does: murmur2 for keyed records,
+// sticky (KIP-480) for keyless ones, a new sticky partition per batch.
+import type { Producer } from '@platformatic/kafka';
+import { partitionForKey, StickyPartitioner } from './partitioner.js';
+
+export interface ProduceRecord {
+  topic: string;
+  key: Buffer | null;
+  value: Buffer;
+  headers: Record<string, string>;
+  /** A partition the client chose (Confluent REST endpoints); otherwise the partitioner picks one. */
+  partition?: number;
+  /** Record timestamp in ms (Confluent v3 `timestamp`); otherwise the time of sending. */
+  timestamp?: bigint;
+}
+
+export interface Delivery {
+  topic: string;
+  partition: number;
+  /** Absent with acks=0: the broker does not say. */
+  offset?: bigint;
+}
+
+export interface AccumulatorOptions {
+  lingerMs: number;
+  batchMaxRecords: number;
+  batchMaxBytes: number;
+  acks: -1 | 0 | 1;
+  compression: 'none' | 'gzip' | 'snappy' | 'lz4';
+  onBatch?: (records: number, bytes: number, seconds: number, error?: unknown) => void;
+}
+
+interface Waiting {
+  record: ProduceRecord;
+  size: number;
+  resolve: (d: Delivery) => void;
+  reject: (err: unknown) => void;
+}
+
+export class ProduceError extends Error {
+  override readonly name = 'ProduceError';
+  constructor(
+    message: string,
+    override readonly cause: unknown,
+  ) {
+    super(message);
+  }
+}
+
+export class Accumulator {
+  private queue: Waiting[] = [];
+  private queuedBytes = 0;
+  private timer: NodeJS.Timeout | undefined;
+  private readonly inFlight = new Set<Promise<void>>();
+  private readonly partitionCounts = new Map<string, number>();
+  private readonly sticky = new StickyPartitioner();
+
+  constructor(
+    private readonly producer: Producer<Buffer, Buffer, string, string>,
+    private readonly opts: AccumulatorOptions,
+  ) {}
+
+  /** Learns partition counts up front so the first requests do not wait for metadata. */
+  async loadMetadata(topics: string[]): Promise<void> {
+    if (topics.length === 0) return;
+    const meta = await this.producer.metadata({ topics });
+    for (const [topic, t] of meta.topics) this.partitionCounts.set(topic, t.partitionsCount);
+  }
+
+  get pendingRecords(): number {
+    return this.queue.length;
+  }
+
+  /** Resolves per record once the broker acknowledged it (as configured by acks). */
+  send(records: ProduceRecord[]): Promise<Delivery[]> {
+    const promises = records.map(
+      (record) =>
+        new Promise<Delivery>((resolve, reject) => {
+          const size = record.value.length + (record.key?.length ?? 0) + 64;
+          this.queue.push({ record, size, resolve, reject });
+          this.queuedBytes += size;
+        }),
+    );
+    if (
+      this.queue.length >= this.opts.batchMaxRecords ||
+      this.queuedBytes >= this.opts.batchMaxBytes ||
+      this.opts.lingerMs === 0
+    ) {
+      this.flushSoon(true);
+    } else {
+      this.flushSoon(false);
+    }
+    return Promise.all(promises);
+  }
+
+  private flushSoon(now: boolean): void {
+    if (now) {
+      if (this.timer) clearTimeout(this.timer);
+      this.timer = undefined;
+      while (this.queue.length) this.flushOne();
+      return;
+    }
+    this.timer ??= setTimeout(() => {
+      this.timer = undefined;
+      while (this.queue.length) this.flushOne();
+    }, this.opts.lingerMs);
+  }
+
+  private takeBatch(): Waiting[] {
+    let bytes = 0;
+    let n = 0;
+    while (
+      n < this.queue.length &&
+      n < this.opts.batchMaxRecords &&
+      (n === 0 || bytes + this.queue[n]!.size <= this.opts.batchMaxBytes)
+    ) {
+      bytes += this.queue[n]!.size;
+      n++;
+    }
+    const batch = this.queue.splice(0, n);
+    this.queuedBytes -= bytes;
+    return batch;
+  }
+
+  private flushOne(): void {
+    const batch = this.takeBatch();
+    if (batch.length === 0) return;
+    const p = this.produce(batch).finally(() => this.inFlight.delete(p));
+    this.inFlight.add(p);
+  }
+
+  private async partitionsOf(topics: Set<string>): Promise<void> {
+    const missing = [...topics].filter((t) => !this.partitionCounts.has(t));
+    if (missing.length) await this.loadMetadata(missing);
+  }
+
+  private async produce(batch: Waiting[]): Promise<void> {
+    const started = process.hrtime.bigint();
+    const bytes = batch.reduce((n, w) => n + w.size, 0);
+    try {
+      await this.partitionsOf(new Set(batch.map((w) => w.record.topic)));
+      const partitions = batch.map((w) => {
+        const n = this.partitionCounts.get(w.record.topic) ?? 1;
+        if (w.record.partition !== undefined) return w.record.partition;
+        return w.record.key ? partitionForKey(w.record.key, n) : this.sticky.partition(w.record.topic, n);
+      });
+      // KIP-480: keyless records stick to one partition for a whole batch, then move on.
+      for (const topic of new Set(batch.map((w) => w.record.topic)))
+        this.sticky.onNewBatch(topic, this.partitionCounts.get(topic) ?? 1);
+      const result = await this.producer.send({
+        messages: batch.map((w, i) => ({
+          topic: w.record.topic,
+          partition: partitions[i]!,
+          key: w.record.key ?? undefined,
+          value: w.record.value,
+          headers: w.record.headers,
+          ...(w.record.timestamp !== undefined ? { timestamp: w.record.timestamp } : {}),
+        })),
+        acks: this.opts.acks,
+        compression: this.opts.compression,
+        ...(this.opts.acks === -1 ? { idempotent: true } : {}),
+      });
+      const base = new Map<string, bigint>();
+      for (const o of result.offsets ?? []) base.set(`${o.topic}\u0000${o.partition}`, o.offset);
+      const seen = new Map<string, bigint>();
+      batch.forEach((w, i) => {
+        const tp = `${w.record.topic}\u0000${partitions[i]!}`;
+        const b = base.get(tp);
+        const k = seen.get(tp) ?? 0n;
+        seen.set(tp, k + 1n);
+        w.resolve({
+          topic: w.record.topic,
+          partition: partitions[i]!,
+          ...(b !== undefined ? { offset: b + k } : {}),
+        });
+      });
+      this.opts.onBatch?.(batch.length, bytes, Number(process.hrtime.bigint() - started) / 1e9);
+    } catch (err) {
+      // Metadata may be stale (partitions added): learn it again on the next batch.
+      for (const w of batch) this.partitionCounts.delete(w.record.topic);
+      this.opts.onBatch?.(batch.length, bytes, Number(process.hrtime.bigint() - started) / 1e9, err);
+      const error = new ProduceError(
+        `Kafka did not accept the batch: ${err instanceof Error ? err.message : String(err)}`,
+        err,
+      );
+      for (const w of batch) w.reject(error);
+    }
+  }
+
+  /** Sends everything queued and waits for every batch in flight. */
+  async flush(): Promise<void> {
+    this.flushSoon(true);
+    while (this.inFlight.size) await Promise.allSettled([...this.inFlight]);
+  }
+}

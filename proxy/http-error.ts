@@ -1,0 +1,32 @@
+// The one error body of every HTTP answer: { error_code, message, details? }.
+import { errorCatalogue, type ErrorCode } from '../lib/errors.js';
+
+export interface ErrorBody {
+  error_code: ErrorCode;
+  message: string;
+  details?: unknown;
+}
+
+export class HttpError extends Error {
+  override readonly name = 'HttpError';
+  readonly status: number;
+  constructor(
+    readonly code: ErrorCode,
+    message: string,
+    readonly details?: unknown,
+    /** Seconds, for 429 and 503. */
+    readonly retryAfter?: number,
+  ) {
+    super(message);
+    const entry = errorCatalogue[code];
+    this.status = 'status' in entry ? entry.status : 500;
+  }
+
+  body(): ErrorBody {
+    return {
+      error_code: this.code,
+      message: this.message,
+      ...(this.details !== undefined ? { details: this.details } : {}),
+    };
+  }
+}

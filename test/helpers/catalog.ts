@@ -1,0 +1,79 @@
+// A copy of the shipped catalog with every event type and raw app renamed by a unique suffix, so a
+// test gets its own topics, DLQs and queues on the shared local stack.
+import { cpSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { Config } from '../../lib/config.js';
+import { DeleteQueueCommand, GetQueueUrlCommand } from '@aws-sdk/client-sqs';
+import { createSqsClient } from '../../lib/aws.js';
+import { createAdmin } from '../../lib/kafka.js';
+import { defaultCatalogDir, loadCatalog, type Catalog } from '../../schemas/catalog.js';
+import { provision } from '../../ops/provision.js';
+import { uniqueName } from './names.js';
+
+export interface IsolatedCatalog {
+  dir: string;
+  catalog: Catalog;
+  /** Shipped name → name in this copy, e.g. order_created → order_created_mwx1a2. */
+  type: (name: string) => string;
+  app: (name: string) => string;
+  cleanup: (config: Config) => Promise<void>;
+}
+
+export async function isolatedCatalog(config: Config): Promise<IsolatedCatalog> {
+  const suffix = uniqueName('x').replaceAll('-', '_').slice(2);
+  const dir = mkdtempSync(join(tmpdir(), 'sluice-catalog-'));
+  const type = (n: string): string => `${n}_${suffix}`;
+  const app = (n: string): string => `${n}-${suffix.replaceAll('_', '-')}`;
+  for (const name of readdirSync(defaultCatalogDir())) {
+    if (name.endsWith('.json')) continue;
+    const target = join(dir, type(name));
+    cpSync(join(defaultCatalogDir(), name), target, { recursive: true });
+    for (const f of readdirSync(target)) {
+      const file = join(target, f);
+      let text = readFileSync(file, 'utf8').replaceAll(
+        `urn:sluice:schema:${name}:`,
+        `urn:sluice:schema:${type(name)}:`,
+      );
+      if (f === 'event.yaml')
+        text = text
+          .replace(
+            /^rawApps: \[(.*)\]$/m,
+            (_m, apps: string) =>
+              `rawApps: [${apps
+                .split(',')
+                .map((a) => app(a.trim()))
+                .join(', ')}]`,
+          )
+          .replace(/^(\s+table:) (\w+)$/m, `$1 ${type(name)}`);
+      writeFileSync(file, text);
+    }
+  }
+  const catalog = loadCatalog(dir);
+  await provision(config, catalog);
+  return {
+    dir,
+    catalog,
+    type,
+    app,
+    cleanup: async (cfg) => {
+      const admin = createAdmin(cfg);
+      const topics: string[] = [];
+      for (const t of catalog.types.values()) {
+        topics.push(t.topic, t.dlqTopic, ...t.settings.rawApps.map((a) => `raw.${a}`));
+      }
+      await admin.deleteTopics({ topics }).catch(() => undefined);
+      await admin.close();
+      const sqs = createSqsClient(cfg);
+      for (const t of catalog.types.keys()) {
+        const url = await sqs
+          .send(new GetQueueUrlCommand({ QueueName: `${cfg.sqs.queuePrefix}${t}` }))
+          .then((r) => r.QueueUrl)
+          .catch(() => undefined);
+        if (url) await sqs.send(new DeleteQueueCommand({ QueueUrl: url }));
+      }
+      sqs.destroy();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
