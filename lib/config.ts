@@ -106,7 +106,7 @@ const apiKeySchema = z
     id: z.string().min(1).describe('Name of the key, shown in logs and metrics (never the secret).'),
     sha256: z
       .string()
-      .regex(/^[0-9a-f]{64}$/, 'must be the hex SHA-256 of the key (`sluice keys hash <key>`)')
+      .regex(/^[0-9a-f]{64}$/, 'must be the hex SHA-256 of the key (`npm run keys:hash -- <key>`)')
       .describe('SHA-256 of the secret key, hex.'),
     eventTypes: z.array(z.string().min(1)).default(['*']).describe('Event types it may send; `*` for all.'),
     apps: z
