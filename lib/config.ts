@@ -189,9 +189,43 @@ const proxySchema = z
   .strict()
   .describe('The HTTP ingest proxy.');
 
+const pipelineSchema = z
+  .object({
+    taskQueue: z.string().min(1).default('sluice-pipeline').describe('Task queue of the pipeline workers.'),
+    taskQueuePerType: z
+      .boolean()
+      .default(false)
+      .describe(
+        'Give each event type its own task queue (<taskQueue>-<type>) for isolation, as DoorDash runs.',
+      ),
+    maxConcurrentActivities: z
+      .number()
+      .int()
+      .min(1)
+      .default(8)
+      .describe('Activities one worker runs at once.'),
+    notifyObjects: z
+      .boolean()
+      .default(true)
+      .describe('Send the S3 ObjectCreated notice to SQS; turn off where S3 bucket notifications do it.'),
+    idleWaitMs: z
+      .number()
+      .int()
+      .min(100)
+      .default(20_000)
+      .describe('How long a plan call long-polls when idle.'),
+  })
+  .strict()
+  .describe('Kafka → Parquet pipelines (Temporal workers).');
+
 export const configSchema = z
   .object({
     stateDir: z.string().min(1).default('.sluice').describe('Local state: data dirs, logs, pid files.'),
+    catalogDir: z
+      .string()
+      .min(1)
+      .default('schemas/events')
+      .describe('The event catalog folder (relative to the project root).'),
     cacheDir: z
       .string()
       .min(1)
@@ -208,6 +242,7 @@ export const configSchema = z
     sqs: sqsSchema.default(() => sqsSchema.parse({})),
     warehouse: warehouseSchema.default(() => warehouseSchema.parse({})),
     proxy: proxySchema.default(() => proxySchema.parse({})),
+    pipeline: pipelineSchema.default(() => pipelineSchema.parse({})),
   })
   .strict();
 
@@ -216,6 +251,7 @@ export type ConfigInput = z.input<typeof configSchema>;
 /** The validated config with every default and derived address filled in. */
 export interface Config {
   stateDir: string;
+  catalogDir: string;
   cacheDir: string;
   logLevel: z.infer<typeof configSchema>['logLevel'];
   stack: z.infer<typeof stackSchema>;
@@ -230,6 +266,7 @@ export interface Config {
   sqs: Required<z.infer<typeof sqsSchema>>;
   warehouse: z.infer<typeof warehouseSchema>;
   proxy: z.infer<typeof proxySchema>;
+  pipeline: z.infer<typeof pipelineSchema>;
 }
 
 export class ConfigError extends Error {
@@ -255,6 +292,7 @@ export function parseConfig(input: unknown, source = 'config'): Config {
   const h = c.stack.host;
   return {
     stateDir,
+    catalogDir: isAbsolute(c.catalogDir) ? c.catalogDir : resolve(root, c.catalogDir),
     cacheDir,
     logLevel: c.logLevel,
     stack: c.stack,
@@ -284,6 +322,7 @@ export function parseConfig(input: unknown, source = 'config'): Config {
       ...c.proxy,
       spoolDir: isAbsolute(c.proxy.spoolDir) ? c.proxy.spoolDir : join(stateDir, c.proxy.spoolDir),
     },
+    pipeline: c.pipeline,
   };
 }
 

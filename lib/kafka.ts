@@ -187,3 +187,56 @@ export async function* readRange(reader: Consumer, opts: RangeOptions): AsyncGen
     if (chunk.length) yield chunk;
   }
 }
+
+// Kafka's special ListOffsets timestamps.
+const LATEST = -1n;
+const EARLIEST = -2n;
+
+/** The first offset still on the broker and the high watermark (next offset to be written). */
+export async function partitionBounds(
+  admin: Admin,
+  topic: string,
+  partition: number,
+): Promise<{ earliest: bigint; latest: bigint }> {
+  const ask = async (timestamp: bigint): Promise<bigint> => {
+    const [t] = await admin.listOffsets({
+      topics: [{ name: topic, partitions: [{ partitionIndex: partition, timestamp }] }],
+    });
+    const p = t?.partitions.find((x) => x.partitionIndex === partition);
+    if (!p)
+      throw new KafkaRangeError('UNKNOWN_TOPIC_OR_PARTITION', `topic ${topic} has no partition ${partition}`);
+    return p.offset;
+  };
+  const [earliest, latest] = await Promise.all([ask(EARLIEST), ask(LATEST)]);
+  return { earliest, latest };
+}
+
+/** The consumer group's committed offset of one partition, or undefined when it has none. */
+export async function committedOffset(
+  admin: Admin,
+  groupId: string,
+  topic: string,
+  partition: number,
+): Promise<bigint | undefined> {
+  const [group] = await admin.listConsumerGroupOffsets({
+    groups: [{ groupId, topics: [{ name: topic, partitionIndexes: [partition] }] }],
+  });
+  const p = group?.topics
+    .find((t) => t.name === topic)
+    ?.partitions.find((x) => x.partitionIndex === partition);
+  return p && p.committedOffset >= 0n ? p.committedOffset : undefined;
+}
+
+/** Commits an offset for a group that never joins (the pipeline owns its position), so standard Kafka tools show its lag. */
+export async function commitOffset(
+  admin: Admin,
+  groupId: string,
+  topic: string,
+  partition: number,
+  offset: bigint,
+): Promise<void> {
+  await admin.alterConsumerGroupOffsets({
+    groupId,
+    topics: [{ name: topic, partitionOffsets: [{ partition, offset }] }],
+  });
+}

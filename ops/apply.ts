@@ -24,7 +24,7 @@ function printChanges(changes: Change[], dryRun: boolean): void {
 runMain(async () => {
   const { values } = parseArgs({ options: { 'dry-run': { type: 'boolean', default: false } } });
   const config = loadConfig();
-  const changes = await provision(config, loadCatalog(), { dryRun: values['dry-run'] });
+  const changes = await provision(config, loadCatalog(config.catalogDir), { dryRun: values['dry-run'] });
   printChanges(changes, values['dry-run']);
   // Drift is reported, not fatal: the platform still runs with more partitions than asked for.
   return 0;

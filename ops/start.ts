@@ -9,12 +9,13 @@ import { runMain } from './main.js';
 import { step } from './progress.js';
 import { provision } from './provision.js';
 import { AppProcess } from './app-processes.js';
+import { ensurePipelines } from './pipelines.js';
 import { restartCrashed, stackDown, stackUp } from './stack-lib.js';
 
 runMain(async () => {
   const config = loadConfig();
   // Checked before anything starts: a broken catalog should fail fast, not after a 5-minute build.
-  const catalog = loadCatalog();
+  const catalog = loadCatalog(config.catalogDir);
   step(
     'sluice',
     `starting the local stack (state in ${config.stateDir}, tools cached in ${config.cacheDir})`,
@@ -43,8 +44,14 @@ runMain(async () => {
       readyUrl: `${proxyUrl}/readyz`,
       port: { host, port, key: 'proxy.port' },
     }),
+    new AppProcess(config, { name: 'pipeline-worker', script: 'workers/pipeline-worker.ts' }),
   ];
   for (const a of apps) await a.start();
+  const pipelines = await ensurePipelines(config, catalog);
+  step(
+    'pipelines',
+    `started: ${pipelines.started.join(', ') || 'none'}; already running: ${pipelines.running.join(', ') || 'none'}`,
+  );
 
   const lines = [
     '',

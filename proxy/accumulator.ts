@@ -164,6 +164,16 @@ export class Accumulator {
       });
       const base = new Map<string, bigint>();
       for (const o of result.offsets ?? []) base.set(`${o.topic}\u0000${o.partition}`, o.offset);
+      // Never answer "accepted" for a record the broker did not acknowledge.
+      if (this.opts.acks !== 0) {
+        const missing = [...new Set(batch.map((w, i) => `${w.record.topic}\u0000${partitions[i]!}`))].filter(
+          (tp) => !base.has(tp),
+        );
+        if (missing.length)
+          throw new Error(
+            `no acknowledgement for ${missing.map((tp) => tp.replace('\u0000', '/')).join(', ')}`,
+          );
+      }
       const seen = new Map<string, bigint>();
       batch.forEach((w, i) => {
         const tp = `${w.record.topic}\u0000${partitions[i]!}`;

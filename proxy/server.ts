@@ -90,7 +90,7 @@ export async function startProxy(
 if (import.meta.url === `file://${process.argv[1]}`) {
   const config = loadConfig();
   const logger = createLogger('proxy', config.logLevel);
-  const proxy = await startProxy(config, loadCatalog(), logger);
+  const proxy = await startProxy(config, loadCatalog(config.catalogDir), logger);
   logger.info({ url: proxy.url }, 'proxy listening');
   const shutdown = (): void => {
     proxy.stop().then(

@@ -20,7 +20,15 @@ export interface IsolatedCatalog {
   cleanup: (config: Config) => Promise<void>;
 }
 
-export async function isolatedCatalog(config: Config): Promise<IsolatedCatalog> {
+export interface IsolatedCatalogOptions {
+  /** Overrides of every type's flush policy, e.g. a 1 s max age so tests need not wait a minute. */
+  flush?: { maxRecords?: number; maxAgeSeconds?: number };
+}
+
+export async function isolatedCatalog(
+  config: Config,
+  opts: IsolatedCatalogOptions = {},
+): Promise<IsolatedCatalog> {
   const suffix = uniqueName('x').replaceAll('-', '_').slice(2);
   const dir = mkdtempSync(join(tmpdir(), 'sluice-catalog-'));
   const type = (n: string): string => `${n}_${suffix}`;
@@ -35,6 +43,10 @@ export async function isolatedCatalog(config: Config): Promise<IsolatedCatalog> 
         `urn:sluice:schema:${name}:`,
         `urn:sluice:schema:${type(name)}:`,
       );
+      if (f === 'event.yaml' && opts.flush?.maxRecords)
+        text = text.replace(/^(\s+maxRecords:) \d+$/m, `$1 ${opts.flush.maxRecords}`);
+      if (f === 'event.yaml' && opts.flush?.maxAgeSeconds)
+        text = text.replace(/^(\s+maxAgeSeconds:) \d+$/m, `$1 ${opts.flush.maxAgeSeconds}`);
       if (f === 'event.yaml')
         text = text
           .replace(

@@ -1,0 +1,14 @@
+// Failures an activity raises that no retry can fix: Temporal is told not to retry them.
+import { ApplicationFailure } from '@temporalio/activity';
+
+export function unknownEventType(name: string): ApplicationFailure {
+  return ApplicationFailure.create({
+    type: 'UnknownEventType',
+    message: `event type "${name}" is not in the catalog this worker loaded`,
+    nonRetryable: true,
+  });
+}
+
+export function invalidOffsetRange(message: string): ApplicationFailure {
+  return ApplicationFailure.create({ type: 'InvalidOffsetRange', message, nonRetryable: true });
+}

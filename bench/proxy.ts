@@ -1,0 +1,1262 @@
+// Load benchmark of the HTTP ingest proxy against the raw Kafka client, on the local broker:
+//   proxy: POST /v1/events, 100 order_created events (~1 KB each, schema-validated) per request, to a proxy
+//          running in its own process; closed loop (N connections, autocannon) and open loop (fixed offered
+//          rate, latency counted from the scheduled send time);
+//   raw:   the same events with the same envelope headers and keys, 100 per send, N sends in flight, through
+//          lib/kafka.ts createProducer straight to the broker, from this process.
+// Rounds alternate (proxy, raw, proxy, raw, …); medians are printed and written to docs/benchmarks-proxy.md.
+// Usage: npm run bench:proxy -- [--seconds 10] [--warmup 2] [--rounds 3] [--connections 16] [--rate 10000,20000]
+//        [--open-seconds 8] [--events 100] [--event-bytes 1024] [--profile] [--proxy-node-arg=--flag …]
+//        [--doc path | --no-doc]
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes, randomUUID } from 'node:crypto';
+import {
+  copyFileSync,
+  existsSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
+import { Agent, request as httpRequest } from 'node:http';
+import { cpus, tmpdir, totalmem } from 'node:os';
+import { isAbsolute, join, relative, resolve } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { createServer } from 'node:net';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import type { Producer } from '@platformatic/kafka';
+import type { Result as AutocannonResult } from 'autocannon';
+import { loadConfig, parseConfig, type Config } from '../lib/config.js';
+import { buildEnvelope, envelopeHeaders } from '../lib/envelope.js';
+import { createAdmin, createProducer } from '../lib/kafka.js';
+import { projectRoot } from '../lib/paths.js';
+import { stackPaths } from '../ops/services/service.js';
+import { runningPid } from '../ops/supervisor.js';
+import { partitionForKey } from '../proxy/partitioner.js';
+import { loadCatalog, type EventType } from '../schemas/catalog.js';
+
+// Set only in the proxy process this bench starts (see startProxyProcess).
+const CHILD_CATALOG_ENV = 'SLUICE_BENCH_PROXY_CATALOG';
+const READY_TIMEOUT_MS = 60_000;
+const REQUEST_TIMEOUT_MS = 30_000;
+// Distinct request bodies cycled by the load generators, so keys (and partitions) vary like real traffic.
+const BODY_POOL = 64;
+
+class BenchError extends Error {}
+
+function fail(message: string): never {
+  throw new BenchError(message);
+}
+
+function errorMessage(err: unknown): string {
+  if (err instanceof Error) {
+    // @platformatic/kafka wraps the broker's answer; the inner errors carry the useful part.
+    const inner = (err as Error & { errors?: unknown }).errors;
+    const details = Array.isArray(inner) ? inner.map((e) => errorMessage(e)).join('; ') : '';
+    return details ? `${err.message} (${details})` : err.message;
+  }
+  return String(err);
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// The proxy process
+
+/** Runs the proxy as proxy/server.ts does, but on the bench's isolated catalog. */
+async function serveProxy(catalogDir: string): Promise<void> {
+  const { startProxy } = await import('../proxy/server.js');
+  const proxy = await startProxy(loadConfig(), loadCatalog(catalogDir));
+  let stopping = false;
+  const shutdown = (): void => {
+    if (stopping) return;
+    stopping = true;
+    // process.exit (not a natural end) also makes --cpu-prof write its profile.
+    proxy.stop().then(
+      () => process.exit(0),
+      (err: unknown) => {
+        console.error(`proxy shutdown failed: ${errorMessage(err)}`);
+        process.exit(1);
+      },
+    );
+  };
+  process.once('SIGTERM', shutdown);
+  process.once('SIGINT', shutdown);
+  // The bench holds our stdin open: if it dies without stopping us, do not linger as an orphan.
+  process.stdin.once('end', shutdown);
+  process.stdin.resume();
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Options
+
+interface Options {
+  seconds: number;
+  warmup: number;
+  openSeconds: number;
+  rounds: number;
+  connections: number;
+  /** Offered rates of the open-loop runs, events/s. */
+  rates: number[];
+  events: number;
+  eventBytes: number;
+  profile: boolean;
+  /** Extra Node flags for the proxy process, e.g. --max-semi-space-size=64. */
+  proxyNodeArgs: string[];
+  doc: string | null;
+}
+
+function positiveInt(name: string, raw: string, min = 1): number {
+  const n = Number(raw.replaceAll('_', ''));
+  if (!Number.isSafeInteger(n) || n < min) fail(`--${name} must be an integer >= ${min}, got "${raw}"`);
+  return n;
+}
+
+function parseFlags() {
+  try {
+    return parseArgs({
+      options: {
+        seconds: { type: 'string', default: '10' },
+        warmup: { type: 'string', default: '2' },
+        'open-seconds': { type: 'string', default: '8' },
+        rounds: { type: 'string', default: '3' },
+        connections: { type: 'string', default: '16' },
+        rate: { type: 'string', default: '10000,20000' },
+        events: { type: 'string', default: '100' },
+        'event-bytes': { type: 'string', default: '1024' },
+        profile: { type: 'boolean', default: false },
+        'proxy-node-arg': { type: 'string', multiple: true, default: [] },
+        doc: { type: 'string', default: 'docs/benchmarks-proxy.md' },
+        'no-doc': { type: 'boolean', default: false },
+      },
+      strict: true,
+      allowPositionals: false,
+    });
+  } catch (err) {
+    // parseArgs throws a plain TypeError for unknown flags; report it as a usage error, not a crash.
+    fail(
+      `${errorMessage(err)}; flags: --seconds --warmup --open-seconds --rounds --connections --rate --events --event-bytes --profile --proxy-node-arg --doc --no-doc`,
+    );
+  }
+}
+
+function parseOptions(): Options {
+  const { values } = parseFlags();
+  const opts: Options = {
+    seconds: positiveInt('seconds', values.seconds),
+    warmup: positiveInt('warmup', values.warmup, 0),
+    openSeconds: positiveInt('open-seconds', values['open-seconds']),
+    rounds: positiveInt('rounds', values.rounds),
+    connections: positiveInt('connections', values.connections),
+    rates: values.rate.split(',').map((r) => positiveInt('rate', r.trim())),
+    events: positiveInt('events', values.events),
+    eventBytes: positiveInt('event-bytes', values['event-bytes'], 300),
+    profile: values.profile,
+    proxyNodeArgs: values['proxy-node-arg'],
+    doc: values['no-doc'] ? null : values.doc,
+  };
+  for (const rate of opts.rates)
+    if (rate < opts.events) fail(`--rate (${rate} events/s) must be at least --events (${opts.events})`);
+  return opts;
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Events
+
+interface OrderCreated {
+  order_id: string;
+  customer_id: string;
+  store_id: string;
+  items: { sku: string; quantity: number; unit_price_cents: number }[];
+  subtotal_cents: number;
+  currency: 'USD' | 'CAD' | 'EUR';
+  placed_at: string;
+  platform: 'ios' | 'android' | 'web';
+  delivery_address: { city: string; postal_code: string; lat: number; lng: number };
+}
+
+const CITIES = [
+  ['San Francisco', '94107', 37.77, -122.41],
+  ['Toronto', 'M5V 2T6', 43.65, -79.38],
+  ['Berlin', '10115', 52.52, 13.4],
+] as const;
+
+const pick = <T>(xs: readonly T[]): T => xs[Math.floor(Math.random() * xs.length)]!;
+
+/** An order whose JSON is about `bytes` long: the schema is closed, so the size comes from line items. */
+function orderEvent(bytes: number): OrderCreated {
+  const [city, postal, lat, lng] = pick(CITIES);
+  const order: OrderCreated = {
+    order_id: randomUUID(),
+    customer_id: `cus_${randomBytes(8).toString('hex')}`,
+    store_id: `store_${1000 + Math.floor(Math.random() * 9000)}`,
+    items: [],
+    subtotal_cents: 0,
+    currency: pick(['USD', 'CAD', 'EUR'] as const),
+    placed_at: new Date(Date.now() - Math.floor(Math.random() * 60_000)).toISOString(),
+    platform: pick(['ios', 'android', 'web'] as const),
+    delivery_address: {
+      city,
+      postal_code: postal,
+      lat: lat + Math.random() / 10,
+      lng: lng + Math.random() / 10,
+    },
+  };
+  for (;;) {
+    const item = {
+      sku: `SKU-${randomBytes(3).toString('hex').toUpperCase()}-${pick(['S', 'M', 'L', 'XL'])}`,
+      quantity: 1 + Math.floor(Math.random() * 4),
+      unit_price_cents: 199 + Math.floor(Math.random() * 4800),
+    };
+    // Stop before overshooting; the schema allows at most 200 items.
+    if (order.items.length > 0 && JSON.stringify(order).length + JSON.stringify(item).length + 1 > bytes)
+      break;
+    if (order.items.length === 200) break;
+    order.items.push(item);
+    order.subtotal_cents += item.quantity * item.unit_price_cents;
+  }
+  return order;
+}
+
+interface Workload {
+  type: EventType;
+  /** BODY_POOL groups of `events` orders: the same events go through the proxy and the raw client. */
+  groups: OrderCreated[][];
+  /** The request body of each group (native JSON array). */
+  bodies: Buffer[];
+  meanEventBytes: number;
+  meanBodyBytes: number;
+}
+
+function buildWorkload(type: EventType, opts: Options): Workload {
+  const groups = Array.from({ length: BODY_POOL }, () =>
+    Array.from({ length: opts.events }, () => orderEvent(opts.eventBytes)),
+  );
+  const bodies = groups.map((g) => Buffer.from(JSON.stringify(g.map((data) => ({ type: type.name, data })))));
+  const eventBytes = groups.flat().map((e) => Buffer.byteLength(JSON.stringify(e)));
+  return {
+    type,
+    groups,
+    bodies,
+    meanEventBytes: eventBytes.reduce((a, b) => a + b, 0) / eventBytes.length,
+    meanBodyBytes: bodies.reduce((a, b) => a + b.length, 0) / bodies.length,
+  };
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// CPU and memory figures from /proc
+
+const CLOCK_TICKS = 100; // USER_HZ; 100 on every Linux build Node supports.
+
+/** CPU seconds (user + system) a process has used so far. */
+function cpuSeconds(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  // Fields after the command name (which may contain spaces): state is field 3, utime 14, stime 15.
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS;
+}
+
+function statusKb(pid: number, field: 'VmHWM' | 'VmRSS'): number {
+  const m = new RegExp(`^${field}:\\s+(\\d+) kB$`, 'm').exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  if (!m) fail(`no ${field} in /proc/${pid}/status`);
+  return Number(m[1]);
+}
+
+/** Busy CPU seconds of the whole machine: every process, including anything else running on it. */
+function machineCpuSeconds(): number {
+  const line = readFileSync('/proc/stat', 'utf8').split('\n')[0] ?? '';
+  // cpu user nice system idle iowait irq softirq steal …: all but idle and iowait is busy.
+  const t = line.trim().split(/\s+/).slice(1).map(Number);
+  const at = (i: number): number => t[i] ?? 0;
+  return (at(0) + at(1) + at(2) + at(5) + at(6) + at(7)) / CLOCK_TICKS;
+}
+
+interface CpuSample {
+  at: number;
+  proxy: number;
+  self: number;
+  broker: number;
+  machine: number;
+}
+
+/** CPU used between two samples: cores (CPU seconds per wall second), and CPU seconds where noted. */
+interface CpuUse {
+  proxy: number;
+  self: number;
+  /** NaN when the broker is not a process of the local stack. */
+  broker: number;
+  machine: number;
+  /** Everything else on the machine: other programs, the rest of the stack, the kernel. */
+  other: number;
+  proxySeconds: number;
+  selfSeconds: number;
+}
+
+class CpuMeter {
+  constructor(
+    private readonly proxyPid: number,
+    private readonly brokerPid: number | undefined,
+  ) {}
+
+  sample(): CpuSample {
+    const u = process.cpuUsage();
+    return {
+      at: performance.now(),
+      proxy: cpuSeconds(this.proxyPid),
+      self: (u.user + u.system) / 1e6,
+      broker: this.brokerPid === undefined ? Number.NaN : cpuSeconds(this.brokerPid),
+      machine: machineCpuSeconds(),
+    };
+  }
+
+  since(a: CpuSample): CpuUse {
+    const b = this.sample();
+    const wall = (b.at - a.at) / 1000;
+    return {
+      proxy: (b.proxy - a.proxy) / wall,
+      self: (b.self - a.self) / wall,
+      broker: (b.broker - a.broker) / wall,
+      machine: (b.machine - a.machine) / wall,
+      other:
+        (b.machine - a.machine - (b.proxy - a.proxy) - (b.self - a.self) - (b.broker - a.broker || 0)) / wall,
+      proxySeconds: b.proxy - a.proxy,
+      selfSeconds: b.self - a.self,
+    };
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Starting and stopping the proxy
+
+interface ProxyProcess {
+  child: ChildProcess;
+  pid: number;
+  url: string;
+  port: number;
+  exited: Promise<number | null>;
+}
+
+async function freePort(): Promise<number> {
+  return new Promise((resolvePort, reject) => {
+    const s = createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const addr = s.address();
+      const port = typeof addr === 'object' && addr ? addr.port : 0;
+      s.close(() => resolvePort(port));
+    });
+  });
+}
+
+/** The config file the proxy process reads: the project's config with the bench's proxy settings. */
+function writeProxyConfig(dir: string, port: number): { file: string; config: Config } {
+  const named = process.env.SLUICE_CONFIG;
+  const source = named ? resolve(named) : join(projectRoot(), 'sluice.config.json');
+  const base: Record<string, unknown> = existsSync(source)
+    ? (JSON.parse(readFileSync(source, 'utf8')) as Record<string, unknown>)
+    : {};
+  const proxy = typeof base.proxy === 'object' && base.proxy !== null ? base.proxy : {};
+  const input = {
+    ...base,
+    // Per-request logs would measure pino, not the proxy.
+    logLevel: 'warn',
+    proxy: {
+      ...proxy,
+      host: '127.0.0.1',
+      port,
+      acks: 1,
+      spoolDir: join(dir, 'spool'),
+      // No API keys: their per-key rate limit (1000 events/s by default) would cap the run.
+      apiKeys: [],
+    },
+  };
+  const file = join(dir, 'sluice.config.json');
+  writeFileSync(file, JSON.stringify(input, null, 2));
+  return { file, config: parseConfig(input, file) };
+}
+
+async function startProxyProcess(
+  configFile: string,
+  catalogDir: string,
+  port: number,
+  profileDir: string | null,
+  nodeArgs: string[],
+): Promise<ProxyProcess> {
+  const args = [
+    ...(profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : []),
+    ...nodeArgs,
+    '--import',
+    'tsx',
+    fileURLToPath(import.meta.url),
+  ];
+  const child = spawn(process.execPath, args, {
+    cwd: projectRoot(),
+    env: { ...process.env, SLUICE_CONFIG: configFile, [CHILD_CATALOG_ENV]: catalogDir },
+    stdio: ['pipe', 'inherit', 'inherit'],
+  });
+  const pid = child.pid ?? fail('could not start the proxy process');
+  const exited = new Promise<number | null>((res) => child.once('exit', (code) => res(code)));
+  const url = `http://127.0.0.1:${port}`;
+  const deadline = Date.now() + READY_TIMEOUT_MS;
+  let last = 'no answer';
+  while (Date.now() < deadline) {
+    if (child.exitCode !== null)
+      fail(`the proxy process exited with code ${child.exitCode} before it was ready`);
+    try {
+      const res = await fetch(`${url}/readyz`);
+      const body = (await res.json()) as { reason?: string };
+      if (res.status === 200) return { child, pid, url, port, exited };
+      last = body.reason ?? `HTTP ${res.status}`;
+    } catch (err) {
+      last = errorMessage(err);
+    }
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  child.kill('SIGKILL');
+  fail(`the proxy was not ready after ${READY_TIMEOUT_MS} ms: ${last}`);
+}
+
+async function stopProxyProcess(p: ProxyProcess): Promise<void> {
+  if (p.child.exitCode !== null || p.child.signalCode !== null) return;
+  p.child.kill('SIGTERM');
+  const timeout = new Promise<'timeout'>((r) => setTimeout(() => r('timeout'), 20_000).unref());
+  if ((await Promise.race([p.exited, timeout])) === 'timeout') {
+    p.child.kill('SIGKILL');
+    await p.exited;
+    fail('the proxy did not stop within 20 s of SIGTERM (killed)');
+  }
+}
+
+/** Records per produce batch (sum, count) from the proxy's own histogram: how much the accumulator merges. */
+async function batchStats(url: string): Promise<{ sum: number; count: number }> {
+  const text = await (await fetch(`${url}/metrics`)).text();
+  const value = (name: string): number => {
+    const m = new RegExp(`^${name}\\{cluster="default"\\} (\\S+)$`, 'm').exec(text);
+    return m ? Number(m[1]) : 0;
+  };
+  return {
+    sum: value('sluice_produce_batch_records_sum'),
+    count: value('sluice_produce_batch_records_count'),
+  };
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Measurements
+
+function percentile(sorted: number[], p: number): number {
+  if (sorted.length === 0) return Number.NaN;
+  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)] ?? Number.NaN;
+}
+
+interface ClosedLoopResult {
+  eventsPerSec: number;
+  p50: number;
+  p99: number;
+  /** CPU seconds of the process doing the work (the proxy process; for raw, this process) per 100k events. */
+  cpuPer100k: number;
+  /** Cores used by that process during the window. */
+  cpuCores: number;
+  /** This process (the load generator) during a proxy run, in cores. */
+  generatorCores: number;
+  brokerCores: number;
+  machineCores: number;
+  otherCores: number;
+  /** Mean records per Kafka produce call. */
+  recordsPerProduce: number;
+  /** Events acknowledged in the window and its warm-up. */
+  acknowledged: number;
+}
+
+interface OpenLoopResult {
+  offeredEventsPerSec: number;
+  achievedEventsPerSec: number;
+  p50: number;
+  p99: number;
+  max: number;
+  maxInFlight: number;
+  /** Requests sent more than 5 ms after their scheduled time (the load generator fell behind). */
+  lateSends: number;
+  proxyCores: number;
+  machineCores: number;
+  otherCores: number;
+  events: number;
+}
+
+async function autocannonRun(
+  proxy: ProxyProcess,
+  w: Workload,
+  opts: Options,
+  seconds: number,
+): Promise<{ ok: number; seconds: number; latencies: number[] }> {
+  const { default: autocannon } = await import('autocannon');
+  const latencies: number[] = [];
+  const result = await new Promise<AutocannonResult>((res, reject) => {
+    const instance = autocannon(
+      {
+        url: proxy.url,
+        connections: opts.connections,
+        pipelining: 1,
+        duration: seconds,
+        timeout: REQUEST_TIMEOUT_MS / 1000,
+        requests: w.bodies.map((body) => ({
+          method: 'POST' as const,
+          path: '/v1/events',
+          headers: { 'content-type': 'application/json' },
+          body,
+        })),
+      },
+      (err: unknown, r) => (err ? reject(err instanceof Error ? err : new Error(errorMessage(err))) : res(r)),
+    );
+    // Our own samples (fractional ms); autocannon's histogram rounds to whole milliseconds.
+    instance.on('response', (_client, status, _bytes, ms) => {
+      if (status === 200) latencies.push(ms);
+    });
+  });
+  if (result.non2xx > 0 || result.errors > 0 || result.timeouts > 0) {
+    fail(
+      `proxy closed loop: ${result.non2xx} non-2xx answers (4xx ${result['4xx']}, 5xx ${result['5xx']}), ` +
+        `${result.errors} errors, ${result.timeouts} timeouts out of ${result.requests.sent} requests`,
+    );
+  }
+  if (result['2xx'] === 0) fail('proxy closed loop: no request succeeded');
+  return { ok: result['2xx'], seconds: result.duration, latencies };
+}
+
+async function proxyClosedLoop(
+  proxy: ProxyProcess,
+  meter: CpuMeter,
+  w: Workload,
+  opts: Options,
+): Promise<ClosedLoopResult> {
+  const warm = opts.warmup > 0 ? (await autocannonRun(proxy, w, opts, opts.warmup)).ok * opts.events : 0;
+  const batches0 = await batchStats(proxy.url);
+  const cpu0 = meter.sample();
+  const run = await autocannonRun(proxy, w, opts, opts.seconds);
+  const cpu = meter.since(cpu0);
+  const batches1 = await batchStats(proxy.url);
+  const events = run.ok * opts.events;
+  const sorted = run.latencies.sort((a, b) => a - b);
+  return {
+    eventsPerSec: events / run.seconds,
+    p50: percentile(sorted, 50),
+    p99: percentile(sorted, 99),
+    cpuPer100k: (cpu.proxySeconds / events) * 1e5,
+    cpuCores: cpu.proxy,
+    generatorCores: cpu.self,
+    brokerCores: cpu.broker,
+    machineCores: cpu.machine,
+    otherCores: cpu.other,
+    recordsPerProduce: (batches1.sum - batches0.sum) / Math.max(1, batches1.count - batches0.count),
+    acknowledged: warm + events,
+  };
+}
+
+/**
+ * Requests at a fixed rate whatever the answers do: each is sent at its scheduled time on a free (or new)
+ * keep-alive connection, and its latency runs from that scheduled time, so a stall counts in full for every
+ * request it delays. autocannon's overallRate is no substitute: it sends each connection's per-second quota
+ * back to back, one request per connection at a time, and back-fills latencies at a 1 ms interval.
+ */
+async function proxyOpenLoop(
+  proxy: ProxyProcess,
+  meter: CpuMeter,
+  w: Workload,
+  opts: Options,
+  rate: number,
+): Promise<OpenLoopResult> {
+  const reqRate = rate / opts.events;
+  const total = Math.max(1, Math.round(reqRate * opts.openSeconds));
+  const interval = 1000 / reqRate;
+  const agent = new Agent({ keepAlive: true, maxSockets: Infinity });
+  const latencies: number[] = [];
+  const failures: string[] = [];
+  let inFlight = 0;
+  let maxInFlight = 0;
+  let lateSends = 0;
+  const cpu0 = meter.sample();
+  const t0 = performance.now();
+  let lastEnd = t0;
+  await new Promise<void>((done) => {
+    let sent = 0;
+    let finished = 0;
+    const finish = (): void => {
+      inFlight--;
+      lastEnd = performance.now();
+      if (++finished === total) done();
+    };
+    const fire = (i: number): void => {
+      const scheduled = t0 + i * interval;
+      if (performance.now() - scheduled > 5) lateSends++;
+      const body = w.bodies[i % w.bodies.length]!;
+      inFlight++;
+      maxInFlight = Math.max(maxInFlight, inFlight);
+      const req = httpRequest(
+        {
+          agent,
+          host: '127.0.0.1',
+          port: proxy.port,
+          method: 'POST',
+          path: '/v1/events',
+          headers: { 'content-type': 'application/json', 'content-length': body.length },
+          timeout: REQUEST_TIMEOUT_MS,
+        },
+        (res) => {
+          res.resume();
+          res.once('end', () => {
+            if (res.statusCode === 200) latencies.push(performance.now() - scheduled);
+            else failures.push(`HTTP ${res.statusCode}`);
+            finish();
+          });
+        },
+      );
+      req.once('timeout', () => req.destroy(new Error(`no answer within ${REQUEST_TIMEOUT_MS} ms`)));
+      req.once('error', (err) => {
+        failures.push(errorMessage(err));
+        finish();
+      });
+      req.end(body);
+    };
+    const tick = (): void => {
+      const now = performance.now();
+      while (sent < total && t0 + sent * interval <= now) fire(sent++);
+      if (sent < total) setTimeout(tick, Math.max(0, t0 + sent * interval - performance.now()));
+    };
+    tick();
+  });
+  const cpu = meter.since(cpu0);
+  const seconds = (lastEnd - t0) / 1000;
+  agent.destroy();
+  if (failures.length > 0) {
+    fail(`proxy open loop: ${failures.length} of ${total} requests failed (first: ${failures[0]})`);
+  }
+  const sorted = latencies.sort((a, b) => a - b);
+  return {
+    offeredEventsPerSec: reqRate * opts.events,
+    achievedEventsPerSec: (latencies.length * opts.events) / seconds,
+    p50: percentile(sorted, 50),
+    p99: percentile(sorted, 99),
+    max: sorted[sorted.length - 1] ?? Number.NaN,
+    maxInFlight,
+    lateSends,
+    proxyCores: cpu.proxy,
+    machineCores: cpu.machine,
+    otherCores: cpu.other,
+    events: latencies.length * opts.events,
+  };
+}
+
+interface RawClient {
+  producer: Producer<Buffer, Buffer, string, string>;
+  partitions: number;
+  sent: number;
+}
+
+/** What an application producing directly does per send: serialize, envelope, key, partition, send. */
+async function rawSend(raw: RawClient, w: Workload, config: Config, group: OrderCreated[]): Promise<void> {
+  const now = new Date();
+  await raw.producer.send({
+    messages: group.map((data) => {
+      const key = Buffer.from(data.order_id);
+      const env = buildEnvelope(
+        { type: w.type.name, dataschema: w.type.latest.id, partitionkey: data.order_id },
+        now,
+        config.proxy.defaultSource,
+      );
+      return {
+        topic: w.type.topic,
+        partition: partitionForKey(key, raw.partitions),
+        key,
+        value: Buffer.from(JSON.stringify(data)),
+        headers: envelopeHeaders(env),
+      };
+    }),
+    acks: 1,
+    compression: config.proxy.compression,
+  });
+  raw.sent += group.length;
+}
+
+async function rawRun(
+  raw: RawClient,
+  w: Workload,
+  config: Config,
+  opts: Options,
+  seconds: number,
+): Promise<{ events: number; seconds: number; latencies: number[] }> {
+  const latencies: number[] = [];
+  let next = 0;
+  let events = 0;
+  const t0 = performance.now();
+  const deadline = t0 + seconds * 1000;
+  const worker = async (): Promise<void> => {
+    while (performance.now() < deadline) {
+      const group = w.groups[next++ % w.groups.length]!;
+      const t = performance.now();
+      await rawSend(raw, w, config, group);
+      latencies.push(performance.now() - t);
+      events += group.length;
+    }
+  };
+  await Promise.all(Array.from({ length: opts.connections }, worker));
+  return { events, seconds: (performance.now() - t0) / 1000, latencies };
+}
+
+async function rawClosedLoop(
+  raw: RawClient,
+  meter: CpuMeter,
+  w: Workload,
+  config: Config,
+  opts: Options,
+): Promise<ClosedLoopResult> {
+  const warm = opts.warmup > 0 ? (await rawRun(raw, w, config, opts, opts.warmup)).events : 0;
+  const cpu0 = meter.sample();
+  const run = await rawRun(raw, w, config, opts, opts.seconds);
+  const cpu = meter.since(cpu0);
+  const sorted = run.latencies.sort((a, b) => a - b);
+  return {
+    eventsPerSec: run.events / run.seconds,
+    p50: percentile(sorted, 50),
+    p99: percentile(sorted, 99),
+    cpuPer100k: (cpu.selfSeconds / run.events) * 1e5,
+    cpuCores: cpu.self,
+    generatorCores: Number.NaN,
+    brokerCores: cpu.broker,
+    machineCores: cpu.machine,
+    otherCores: cpu.other,
+    recordsPerProduce: opts.events,
+    acknowledged: warm + run.events,
+  };
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// CPU profile summary
+
+interface CpuProfileNode {
+  id: number;
+  callFrame: { functionName: string; url: string; lineNumber: number };
+}
+
+interface CpuProfile {
+  nodes: CpuProfileNode[];
+  samples?: number[];
+  timeDeltas?: number[];
+}
+
+interface HotSpot {
+  name: string;
+  ms: number;
+  share: number;
+}
+
+/** Where a function lives: a package, a Node built-in, V8 itself, or a project file. */
+function origin(url: string): string {
+  if (url === '') return '(V8 / native)';
+  if (url.startsWith('node:')) return url.split('/')[0]!;
+  const path = url.startsWith('file://') ? fileURLToPath(url) : url;
+  const m = /node_modules\/((?:@[^/]+\/)?[^/]+)/.exec(path);
+  return m ? m[1]! : relative(projectRoot(), path);
+}
+
+function summarizeProfile(file: string, top: number): { functions: HotSpot[]; origins: HotSpot[] } {
+  const profile = JSON.parse(readFileSync(file, 'utf8')) as CpuProfile;
+  const byId = new Map(profile.nodes.map((n) => [n.id, n]));
+  const fn = new Map<string, number>();
+  const org = new Map<string, number>();
+  let busy = 0;
+  const samples = profile.samples ?? [];
+  const deltas = profile.timeDeltas ?? [];
+  samples.forEach((id, i) => {
+    const node = byId.get(id);
+    const us = deltas[i] ?? 0;
+    if (!node || node.callFrame.functionName === '(idle)') return;
+    busy += us;
+    const { functionName, url, lineNumber } = node.callFrame;
+    // tsx emits each TypeScript module on one line: only other files have useful line numbers.
+    const where = url ? (url.endsWith('.ts') ? origin(url) : `${origin(url)}:${lineNumber + 1}`) : '';
+    const name = `${functionName || '(anonymous)'}${where ? ` ${where}` : ''}`;
+    fn.set(name, (fn.get(name) ?? 0) + us);
+    const o = functionName.startsWith('(') ? functionName : origin(url);
+    org.set(o, (org.get(o) ?? 0) + us);
+  });
+  const rank = (m: Map<string, number>): HotSpot[] =>
+    [...m]
+      .sort((a, b) => b[1] - a[1])
+      .slice(0, top)
+      .map(([name, us]) => ({ name, ms: us / 1000, share: us / Math.max(1, busy) }));
+  return { functions: rank(fn), origins: rank(org) };
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Report
+
+function median(values: number[]): number {
+  const sorted = values.filter((v) => !Number.isNaN(v)).sort((a, b) => a - b);
+  const mid = Math.floor(sorted.length / 2);
+  if (sorted.length === 0) return Number.NaN;
+  return sorted.length % 2 === 1
+    ? (sorted[mid] ?? Number.NaN)
+    : ((sorted[mid - 1] ?? 0) + (sorted[mid] ?? 0)) / 2;
+}
+
+const int = (n: number): string => (Number.isNaN(n) ? '—' : Math.round(n).toLocaleString('en-US'));
+const dec = (digits: number) => (n: number) => (Number.isNaN(n) ? '—' : n.toFixed(digits));
+
+interface Results {
+  proxy: ClosedLoopResult[];
+  /** open[round][j]: the open-loop run at opts.rates[j]. */
+  open: OpenLoopResult[][];
+  raw: ClosedLoopResult[];
+}
+
+interface Env {
+  date: string;
+  node: string;
+  cpu: string;
+  nproc: number;
+  memGb: number;
+  kafka: string;
+  platformatic: string;
+  autocannon: string;
+  config: Config;
+  workload: Workload;
+  proxyPeakRssMb: number;
+  proxyCpuSeconds: number;
+  proxyWallSeconds: number;
+  /** Cores the machine was busy with before the bench started anything. */
+  busyBefore: number;
+  profile: { functions: HotSpot[]; origins: HotSpot[] } | null;
+}
+
+const TARGET_RATIO = 0.8;
+
+function ratioOf(results: Results): number {
+  return median(results.proxy.map((r) => r.eventsPerSec)) / median(results.raw.map((r) => r.eventsPerSec));
+}
+
+function summaryTable(results: Results, env: Env, opts: Options): string {
+  const m = <T>(xs: T[], pick: (x: T) => number): number => median(xs.map(pick));
+  const ratio = (a: number, b: number): string =>
+    b > 0 && !Number.isNaN(a) ? `${(a / b).toFixed(2)}×` : '—';
+  const rows: [string, string, string, string][] = [];
+  const both = (
+    label: string,
+    pick: (r: ClosedLoopResult) => number,
+    f: (n: number) => string,
+    withRatio = true,
+  ): void => {
+    const a = m(results.proxy, pick);
+    const b = m(results.raw, pick);
+    rows.push([label, f(a), f(b), withRatio ? ratio(a, b) : '—']);
+  };
+  both('Closed loop, events/s', (r) => r.eventsPerSec, int);
+  both('Closed loop, payload MB/s', (r) => (r.eventsPerSec * env.workload.meanEventBytes) / 1e6, dec(1));
+  both(`Closed loop, p50 latency per ${opts.events} events (ms)¹`, (r) => r.p50, dec(1));
+  both(`Closed loop, p99 latency per ${opts.events} events (ms)¹`, (r) => r.p99, dec(1));
+  both('CPU seconds per 100k events²', (r) => r.cpuPer100k, dec(2));
+  both('Events per CPU second (per core)²', (r) => 1e5 / r.cpuPer100k, int);
+  both('CPU used during the window (cores)²', (r) => r.cpuCores, dec(2), false);
+  both('Broker CPU during the window (cores)', (r) => r.brokerCores, dec(2), false);
+  both('Whole machine CPU busy during the window (cores)³', (r) => r.machineCores, dec(2), false);
+  both('… of which other processes (cores)³', (r) => r.otherCores, dec(2), false);
+  both('Records per Kafka produce call', (r) => r.recordsPerProduce, int, false);
+  const generator = m(results.proxy, (r) => r.generatorCores);
+  rows.push(['Load generator CPU during the window (cores)', dec(2)(generator), '—', '—']);
+  opts.rates.forEach((rate, j) => {
+    const runs = results.open.flatMap((round) => (round[j] ? [round[j]] : []));
+    const o = (pick: (r: OpenLoopResult) => number): string => dec(1)(m(runs, pick));
+    const at = `Open loop at ${int(rate)} events/s`;
+    rows.push([`${at}: achieved events/s`, int(m(runs, (r) => r.achievedEventsPerSec)), '—', '—']);
+    rows.push([
+      `${at}: p50 / p99 / max latency (ms)⁴`,
+      `${o((r) => r.p50)} / ${o((r) => r.p99)} / ${o((r) => r.max)}`,
+      '—',
+      '—',
+    ]);
+    rows.push([
+      `${at}: proxy / machine / other processes' CPU (cores)`,
+      `${dec(2)(m(runs, (r) => r.proxyCores))} / ${dec(2)(m(runs, (r) => r.machineCores))} / ${dec(2)(m(runs, (r) => r.otherCores))}`,
+      '—',
+      '—',
+    ]);
+  });
+  rows.push(['Proxy peak RSS, whole run (VmHWM, MB)', dec(0)(env.proxyPeakRssMb), '—', '—']);
+  rows.push(['Proxy CPU seconds, whole run', dec(1)(env.proxyCpuSeconds), '—', '—']);
+  const lines = [
+    `| Median of ${results.proxy.length} rounds | Proxy (HTTP, validated) | Raw @platformatic/kafka | proxy / raw |`,
+    '| --- | ---: | ---: | ---: |',
+    ...rows.map((r) => `| ${r.join(' | ')} |`),
+  ];
+  return lines.join('\n');
+}
+
+function roundsTable(results: Results, opts: Options): string {
+  const openHeads = opts.rates.map((r) => `Open loop ${int(r)}/s p50 / p99 (ms)`);
+  const lines = [
+    `| Round | Proxy events/s | Proxy p50 / p99 (ms) | Raw events/s | Raw p50 / p99 (ms) | proxy / raw | ${openHeads.join(' | ')} |`,
+    `| ---: | ---: | ---: | ---: | ---: | ---: | ${opts.rates.map(() => '---:').join(' | ')} |`,
+  ];
+  results.proxy.forEach((p, i) => {
+    const r = results.raw[i];
+    if (!r) return;
+    const open = (results.open[i] ?? []).map((o) => `${dec(1)(o.p50)} / ${dec(1)(o.p99)}`);
+    lines.push(
+      `| ${i + 1} | ${int(p.eventsPerSec)} | ${dec(1)(p.p50)} / ${dec(1)(p.p99)} | ${int(r.eventsPerSec)} | ` +
+        `${dec(1)(r.p50)} / ${dec(1)(r.p99)} | ${(p.eventsPerSec / r.eventsPerSec).toFixed(2)}× | ${open.join(' | ')} |`,
+    );
+  });
+  return lines.join('\n');
+}
+
+function profileSection(env: Env): string {
+  if (!env.profile) {
+    return (
+      'Not profiled in this run. `npm run bench:proxy -- --profile` runs the proxy process with `node --cpu-prof`\n' +
+      'and adds its top self-time functions here (the profiler costs some throughput).'
+    );
+  }
+  const fnRows = env.profile.functions.map(
+    (h) => `| ${h.name.replaceAll('|', '\\|')} | ${dec(0)(h.ms)} | ${(h.share * 100).toFixed(1)}% |`,
+  );
+  const orgRows = env.profile.origins.map(
+    (h) => `| ${h.name.replaceAll('|', '\\|')} | ${dec(0)(h.ms)} | ${(h.share * 100).toFixed(1)}% |`,
+  );
+  return [
+    'Proxy process under `node --cpu-prof` for the whole run (start-up included; idle time excluded).',
+    '',
+    '| Function (self time) | ms | share of busy time |',
+    '| --- | ---: | ---: |',
+    ...fnRows,
+    '',
+    '| Where (self time) | ms | share of busy time |',
+    '| --- | ---: | ---: |',
+    ...orgRows,
+  ].join('\n');
+}
+
+function renderDoc(opts: Options, env: Env, results: Results): string {
+  const p = env.config.proxy;
+  const ratio = ratioOf(results);
+  const perCpu =
+    median(results.raw.map((r) => r.cpuPer100k)) / median(results.proxy.map((r) => r.cpuPer100k));
+  const verdict =
+    (ratio >= TARGET_RATIO
+      ? `**met** (${ratio.toFixed(2)}×)`
+      : `**not met**: ${ratio.toFixed(2)}× of the raw client's events/s`) +
+    `; per CPU second the proxy moves ${perCpu.toFixed(2)}× the events of the raw client`;
+  return `# Proxy benchmark: HTTP ingest proxy vs the raw Kafka client
+
+Generated by \`npm run bench:proxy\` (\`bench/proxy.ts\`); rerun it to refresh this page.
+
+Target: the proxy sustains at least ${TARGET_RATIO}× the events/s of the raw client on the same machine — ${verdict}.
+
+- Date: ${env.date}
+- Machine: ${env.nproc} CPUs (${env.cpu}), ${env.memGb.toFixed(0)} GB RAM; Node ${env.node}
+- Broker: Apache Kafka ${env.kafka}, single node KRaft on ${env.config.kafka.brokers.join(', ')}; the rest of the local stack
+  (Temporal, S3, SQS) and anything else running share the machine
+- Clients: @platformatic/kafka ${env.platformatic} (both sides, via \`lib/kafka.ts\` \`createProducer\`), autocannon ${env.autocannon}
+- Proxy settings: acks=${p.acks}, lingerMs=${p.lingerMs}, batchMaxRecords=${p.batchMaxRecords},
+  batchMaxBytes=${p.batchMaxBytes}, compression=${p.compression}, no API keys (auth and rate limits off), logLevel=warn${
+    opts.proxyNodeArgs.length ? `; proxy process started with \`${opts.proxyNodeArgs.join(' ')}\`` : ''
+  }
+- Events: \`order_created\` (schema v${env.workload.type.latest.version}, keyed by \`order_id\` on ${env.workload.type.settings.partitions} partitions),
+  mean ${int(env.workload.meanEventBytes)} bytes of JSON each (padded with line items, as the schema is closed);
+  ${opts.events} per request / per send (mean request body ${int(env.workload.meanBodyBytes)} bytes), ${BODY_POOL} distinct batches cycled
+- Closed loop: ${opts.connections} keep-alive connections (proxy) / ${opts.connections} sends in flight (raw), ${opts.warmup} s warm-up,
+  then ${opts.seconds} s measured; open loop: ${opts.rates.map((r) => `${int(r)} events/s (${int(r / opts.events)} requests/s)`).join(' and ')} offered, ${opts.openSeconds} s each
+- ${opts.rounds} rounds of proxy then raw; the table gives the median over rounds
+
+## Results
+
+${summaryTable(results, env, opts)}
+
+¹ Proxy: one HTTP request of ${opts.events} events, sent to 200 received (it answers once Kafka acknowledged every event).
+Raw: one \`producer.send()\` of ${opts.events} records.
+² Proxy: the proxy process (\`/proc/<pid>/stat\`); raw: the bench process, which only runs the producer then.
+The load generator's own CPU is listed apart.
+³ All CPUs of the machine (\`/proc/stat\`), out of ${env.nproc}: the proxy or client, the broker, the load generator and
+anything else running at the time; "other processes" is what remains after the first three (the idle rest of the
+stack, the kernel, other programs). Before the run the machine was busy ${dec(2)(env.busyBefore)} cores.
+⁴ From the time each request was scheduled, so a stall counts for every request it delays.
+
+Every round:
+
+${roundsTable(results, opts)}
+
+## Method
+
+The bench provisions an isolated copy of the catalog (\`test/helpers/catalog.ts\`: unique type names, fresh
+topics) and starts the proxy as its own process (\`node --import tsx bench/proxy.ts\` in serve mode, which calls
+\`startProxy()\` of \`proxy/server.ts\` with that catalog), on a free port with a temporary spool directory, and waits
+for \`/readyz\`. The load generator runs in the bench process, so it never shares an event loop with the proxy; on a
+${env.nproc}-CPU machine it does share the CPUs with the proxy and the broker.
+
+- **Proxy, closed loop**: autocannon, ${opts.connections} connections, no pipelining, POST \`/v1/events\` with a JSON array of
+  ${opts.events} native events; every answer must be 200 (all events accepted) or the run fails. Events/s = 200 answers ×
+  ${opts.events} / duration. Latency percentiles are computed from every response's time.
+- **Proxy, open loop**: requests are sent at fixed intervals whatever the answers do (new keep-alive connections
+  open as needed); latency runs from the scheduled send time. autocannon's \`overallRate\` is not used because it
+  sends each connection's per-second quota back to back and waits for each answer, so slow answers delay (and
+  hide) later requests.
+- **Raw**: one @platformatic/kafka producer from \`createProducer(config, …, acks=1)\` in the bench process, ${opts.connections}
+  concurrent loops each sending ${opts.events} records per \`send()\`: per record \`JSON.stringify\` of the payload, the same
+  CloudEvents headers (\`buildEnvelope\` + \`envelopeHeaders\`, new id, ingest time), key = \`order_id\`, partition =
+  murmur2 as the proxy computes it, compression=${p.compression}, acks=1. No validation and no HTTP: that is the
+  difference being measured.
+- At the end the bench checks the topic holds as many records as were acknowledged (and its DLQ none), then stops
+  the proxy and deletes the isolated topics. Proxy RSS is \`VmHWM\` of \`/proc/<pid>/status\` just before it stops;
+  CPU seconds are utime + stime from \`/proc/<pid>/stat\` (the whole run: ${dec(1)(env.proxyCpuSeconds)} s over ${dec(0)(env.proxyWallSeconds)} s).
+
+## Profile
+
+${profileSection(env)}
+`;
+}
+
+function packageVersion(name: string): string {
+  const raw = readFileSync(join(projectRoot(), 'node_modules', name, 'package.json'), 'utf8');
+  const pkg: unknown = JSON.parse(raw);
+  if (typeof pkg === 'object' && pkg !== null && 'version' in pkg && typeof pkg.version === 'string') {
+    return pkg.version;
+  }
+  return 'unknown';
+}
+
+// ---------------------------------------------------------------------------------------------------------
+
+/** Records in the topic (sum of the partitions' end offsets); the isolated topics start empty. */
+async function topicRecords(config: Config, topic: string, partitions: number): Promise<number> {
+  const admin = createAdmin(config, 'bench-proxy-admin');
+  try {
+    const listed = await admin.listOffsets({
+      topics: [
+        {
+          name: topic,
+          partitions: Array.from({ length: partitions }, (_, i) => ({ partitionIndex: i, timestamp: -1n })),
+        },
+      ],
+    });
+    return listed.flatMap((t) => t.partitions).reduce((n, p) => n + Number(p.offset), 0);
+  } finally {
+    await admin.close();
+  }
+}
+
+async function main(): Promise<void> {
+  const opts = parseOptions();
+  const baseConfig = loadConfig();
+  const probe = createAdmin(baseConfig, 'bench-proxy-probe');
+  try {
+    await Promise.race([
+      probe.listTopics(),
+      new Promise((_, reject) => setTimeout(() => reject(new Error('no answer in 15 s')), 15_000).unref()),
+    ]);
+  } catch (err) {
+    fail(
+      `cannot reach Kafka at ${baseConfig.kafka.brokers.join(', ')} (is the stack up? npm run stack:up): ${errorMessage(err)}`,
+    );
+  } finally {
+    await probe.close();
+  }
+
+  // Other programs running on the machine skew every figure: measure what is going on before we start.
+  const busy0 = machineCpuSeconds();
+  await new Promise((r) => setTimeout(r, 2000));
+  const busyBefore = (machineCpuSeconds() - busy0) / 2;
+  console.log(`machine busy before the run: ${dec(2)(busyBefore)} of ${cpus().length} cores`);
+  if (busyBefore > 0.3) console.warn('warning: the machine is not idle; the figures will be noisy');
+
+  const { isolatedCatalog } = await import('../test/helpers/catalog.js');
+  const { format, resolveConfig } = await import('prettier');
+  const work = mkdtempSync(join(tmpdir(), 'sluice-bench-proxy-'));
+  const profileDir = opts.profile ? join(work, 'profile') : null;
+  const iso = await isolatedCatalog(baseConfig);
+  let proxy: ProxyProcess | undefined;
+  let raw: RawClient | undefined;
+  let failed = false;
+  try {
+    const type = iso.catalog.types.get(iso.type('order_created')) ?? fail('the catalog has no order_created');
+    const port = await freePort();
+    const { file: configFile, config } = writeProxyConfig(work, port);
+    const w = buildWorkload(type, opts);
+    console.log(
+      `topic ${type.topic}: ${opts.events} events of ~${int(w.meanEventBytes)} B per request, ` +
+        `${opts.rounds} rounds × (proxy ${opts.seconds} s closed + ${opts.rates.length} × ${opts.openSeconds} s open, ` +
+        `raw ${opts.seconds} s)`,
+    );
+
+    const started = performance.now();
+    proxy = await startProxyProcess(configFile, iso.dir, port, profileDir, opts.proxyNodeArgs);
+    console.log(`proxy pid ${proxy.pid} ready at ${proxy.url} in ${int(performance.now() - started)} ms`);
+
+    // One checked request first: the events must be accepted as they are, or every figure is meaningless.
+    const first = await fetch(`${proxy.url}/v1/events`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: w.bodies[0],
+    });
+    const answer = (await first.json()) as { accepted?: number; rejected?: number; results?: unknown[] };
+    if (first.status !== 200 || answer.accepted !== opts.events) {
+      fail(
+        `the proxy did not accept the bench events: HTTP ${first.status} ${JSON.stringify(answer).slice(0, 500)}`,
+      );
+    }
+    // Per proxy phase: events acknowledged (200) and records that reached the topic.
+    let proxyAcked = opts.events;
+    let proxyWritten = opts.events;
+    let proxyWorst = '';
+
+    const producer = createProducer(config, 'bench-raw', 1);
+    const meta = await producer.metadata({ topics: [type.topic] });
+    const partitions = meta.topics.get(type.topic)?.partitionsCount ?? fail(`no metadata for ${type.topic}`);
+    raw = { producer, partitions, sent: 0 };
+    // The broker's CPU is only known when it is the local stack's process.
+    const meter = new CpuMeter(proxy.pid, runningPid(join(stackPaths(config).run, 'kafka.pid')));
+
+    const results: Results = { proxy: [], open: [], raw: [] };
+    for (let round = 1; round <= opts.rounds; round++) {
+      const before = await topicRecords(config, type.topic, partitions);
+      const pr = await proxyClosedLoop(proxy, meter, w, opts);
+      results.proxy.push(pr);
+      console.log(
+        `round ${round} proxy closed ${int(pr.eventsPerSec).padStart(8)} events/s  p50 ${dec(1)(pr.p50)} ms  ` +
+          `p99 ${dec(1)(pr.p99)} ms; cores: proxy ${dec(2)(pr.cpuCores)}, generator ${dec(2)(pr.generatorCores)}, ` +
+          `broker ${dec(2)(pr.brokerCores)}, other ${dec(2)(pr.otherCores)}; ${int(pr.recordsPerProduce)} records/produce`,
+      );
+      const opens: OpenLoopResult[] = [];
+      for (const rate of opts.rates) {
+        const op = await proxyOpenLoop(proxy, meter, w, opts, rate);
+        opens.push(op);
+        console.log(
+          `round ${round} proxy open   ${int(op.achievedEventsPerSec).padStart(8)} events/s of ${int(op.offeredEventsPerSec)}  ` +
+            `p50 ${dec(1)(op.p50)} ms  p99 ${dec(1)(op.p99)} ms  max ${dec(1)(op.max)} ms; ${op.maxInFlight} in flight, ` +
+            `${op.lateSends} sent late; cores: proxy ${dec(2)(op.proxyCores)}, other ${dec(2)(op.otherCores)}`,
+        );
+      }
+      results.open.push(opens);
+      const written = (await topicRecords(config, type.topic, partitions)) - before;
+      const acked = pr.acknowledged + opens.reduce((n, o) => n + o.events, 0);
+      // autocannon abandons the requests in flight when a run ends; the proxy still writes them.
+      const slack = 2 * opts.connections * opts.events;
+      if (written < acked || written > acked + slack) {
+        proxyWorst ||= `round ${round}: ${written} records written for ${acked} acknowledged (slack ${slack})`;
+      }
+      proxyAcked += acked;
+      proxyWritten += written;
+      const rr = await rawClosedLoop(raw, meter, w, config, opts);
+      results.raw.push(rr);
+      console.log(
+        `round ${round} raw          ${int(rr.eventsPerSec).padStart(8)} events/s  p50 ${dec(1)(rr.p50)} ms  ` +
+          `p99 ${dec(1)(rr.p99)} ms; cores: bench ${dec(2)(rr.cpuCores)}, broker ${dec(2)(rr.brokerCores)}, ` +
+          `other ${dec(2)(rr.otherCores)}`,
+      );
+    }
+
+    // Everything acknowledged must be in the topic, once; nothing may have gone to the dead letters.
+    if (proxyWorst) fail(`proxy: ${proxyWorst}`);
+    const total = await topicRecords(config, type.topic, partitions);
+    if (total - proxyWritten !== raw.sent) {
+      fail(`raw: ${total - proxyWritten} records written for ${raw.sent} acknowledged`);
+    }
+    const dlq = await topicRecords(config, type.dlqTopic, Math.min(3, type.settings.partitions));
+    if (dlq !== 0) fail(`${type.dlqTopic} holds ${dlq} records: the proxy rejected bench events`);
+    console.log(
+      `verified: ${type.topic} holds ${int(total)} records (proxy ${int(proxyWritten)} for ${int(proxyAcked)} ` +
+        `acknowledged, raw ${int(raw.sent)}), ${type.dlqTopic} none`,
+    );
+
+    const proxyPeakRssMb = statusKb(proxy.pid, 'VmHWM') / 1024;
+    const proxyCpuSeconds = cpuSeconds(proxy.pid);
+    const proxyWallSeconds = (performance.now() - started) / 1000;
+    await stopProxyProcess(proxy);
+    let profile: Env['profile'] = null;
+    if (profileDir) {
+      const file = readdirSync(profileDir).find((f) => f.endsWith('.cpuprofile'));
+      if (!file) fail(`the proxy wrote no .cpuprofile to ${profileDir}`);
+      // Kept outside the work dir (removed below) so it can be opened in Chrome DevTools.
+      const kept = join(tmpdir(), `sluice-bench-proxy-${Date.now()}.cpuprofile`);
+      copyFileSync(join(profileDir, file), kept);
+      console.log(`proxy CPU profile: ${kept}`);
+      profile = summarizeProfile(kept, 20);
+    }
+
+    const env: Env = {
+      date: new Date().toISOString(),
+      node: process.version,
+      cpu: cpus()[0]?.model.trim() ?? 'unknown CPU',
+      nproc: cpus().length,
+      memGb: totalmem() / 1024 ** 3,
+      kafka: (await import('../ops/services/kafka.js')).KAFKA_VERSION,
+      platformatic: packageVersion('@platformatic/kafka'),
+      autocannon: packageVersion('autocannon'),
+      config,
+      workload: w,
+      proxyPeakRssMb,
+      proxyCpuSeconds,
+      proxyWallSeconds,
+      busyBefore,
+      profile,
+    };
+    const ratio = ratioOf(results);
+    console.log(`\n${summaryTable(results, env, opts)}\n`);
+    console.log(
+      `proxy / raw events/s: ${ratio.toFixed(2)}× (target ≥ ${TARGET_RATIO}×: ${ratio >= TARGET_RATIO ? 'met' : 'NOT met'}); ` +
+        `events per CPU second: ${(median(results.raw.map((r) => r.cpuPer100k)) / median(results.proxy.map((r) => r.cpuPer100k))).toFixed(2)}×`,
+    );
+    if (profile) {
+      console.log('\nproxy CPU profile, top self time:');
+      for (const h of profile.functions)
+        console.log(
+          `  ${(h.share * 100).toFixed(1).padStart(5)}%  ${dec(0)(h.ms).padStart(7)} ms  ${h.name}`,
+        );
+      console.log('by origin:');
+      for (const h of profile.origins)
+        console.log(
+          `  ${(h.share * 100).toFixed(1).padStart(5)}%  ${dec(0)(h.ms).padStart(7)} ms  ${h.name}`,
+        );
+    }
+    if (opts.doc) {
+      const path = isAbsolute(opts.doc) ? opts.doc : join(projectRoot(), opts.doc);
+      // Formatted with the repo's Prettier config so `npm run lint` (prettier --check .) stays green.
+      const prettierOptions = (await resolveConfig(path)) ?? {};
+      writeFileSync(
+        path,
+        await format(renderDoc(opts, env, results), { ...prettierOptions, filepath: path }),
+      );
+      console.log(`wrote ${path}`);
+    }
+  } catch (err) {
+    failed = true;
+    throw err;
+  } finally {
+    // Clean up even after a failure; a cleanup error only fails the run if nothing else did.
+    const problems: string[] = [];
+    if (proxy) await stopProxyProcess(proxy).catch((err: unknown) => problems.push(errorMessage(err)));
+    if (raw) await raw.producer.close().catch((err: unknown) => problems.push(errorMessage(err)));
+    await iso.cleanup(baseConfig).catch((err: unknown) => problems.push(errorMessage(err)));
+    rmSync(work, { recursive: true, force: true });
+    if (problems.length > 0) {
+      console.error(`cleanup failed: ${problems.join('; ')}`);
+      if (!failed) process.exitCode = 1;
+    }
+  }
+}
+
+const childCatalog = process.env[CHILD_CATALOG_ENV];
+if (childCatalog) {
+  try {
+    await serveProxy(childCatalog);
+  } catch (err) {
+    console.error(`bench:proxy: the proxy process failed to start: ${errorMessage(err)}`);
+    process.exit(1);
+  }
+} else {
+  try {
+    await main();
+    // Exit explicitly: a client that keeps a socket or timer alive must not hang the bench.
+    process.exit(process.exitCode ?? 0);
+  } catch (err) {
+    console.error(`bench:proxy FAILED: ${errorMessage(err)}`);
+    if (!(err instanceof BenchError) && err instanceof Error && err.stack) console.error(err.stack);
+    process.exit(1);
+  }
+}

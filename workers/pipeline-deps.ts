@@ -1,0 +1,37 @@
+// Builds the clients the pipeline activities use, once per worker process.
+import { createS3Client, createSqsClient } from '../lib/aws.js';
+import type { Config } from '../lib/config.js';
+import { createAdmin, createProducer, createRangeReader } from '../lib/kafka.js';
+import type { Logger } from '../lib/logger.js';
+import type { PipelineDeps } from '../activities/pipeline.js';
+import type { Catalog } from '../schemas/catalog.js';
+import { EventValidator } from '../schemas/validator.js';
+
+export function createPipelineDeps(
+  config: Config,
+  catalog: Catalog,
+  logger: Logger,
+): PipelineDeps & { close: () => Promise<void> } {
+  const admin = createAdmin(config, 'pipeline-admin');
+  // The reader never joins this group: it only fetches exact offset ranges.
+  const reader = createRangeReader(config, 'sluice.pipeline-reader', 'pipeline-reader');
+  const dlqProducer = createProducer(config, 'pipeline-dlq', -1);
+  const s3 = createS3Client(config);
+  const sqs = createSqsClient(config);
+  return {
+    config,
+    catalog,
+    validator: new EventValidator(catalog),
+    admin,
+    reader,
+    dlqProducer,
+    s3,
+    sqs,
+    logger,
+    close: async () => {
+      await Promise.allSettled([admin.close(), reader.close(), dlqProducer.close()]);
+      s3.destroy();
+      sqs.destroy();
+    },
+  };
+}

@@ -1,0 +1,3 @@
+// The workflow bundle's entry point: every workflow type the workers register.
+export { eventPipeline } from './event-pipeline.js';
+export { partitionPipeline } from './partition-pipeline.js';

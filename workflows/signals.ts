@@ -1,0 +1,32 @@
+import { defineQuery, defineSignal } from '@temporalio/workflow';
+
+export interface PartitionStatus {
+  partition: number;
+  state: 'running' | 'paused' | 'draining' | 'drained';
+  /** Next offset to move (durable: committed with the segment that ended there). */
+  position: string;
+  highWatermark: string;
+  lag: string;
+  lastSegment?: { from: string; to: string; objects: string[]; rows: number; rejected: number; at: string };
+  /** Rows per second over the last segment. */
+  rate: number;
+  segments: number;
+  rows: number;
+  dataLossEvents: number;
+}
+
+export interface PipelineStatus {
+  eventType: string;
+  paused: boolean;
+  draining: boolean;
+  partitions: PartitionStatus[];
+}
+
+export const pauseSignal = defineSignal('pause');
+export const resumeSignal = defineSignal('resume');
+export const flushNowSignal = defineSignal('flushNow');
+export const drainSignal = defineSignal('drain');
+/** Sent by each partition pipeline to its parent after every segment. */
+export const progressSignal = defineSignal<[PartitionStatus]>('progress');
+export const statusQuery = defineQuery<PipelineStatus>('status');
+export const partitionStatusQuery = defineQuery<PartitionStatus>('partitionStatus');
