@@ -15,10 +15,10 @@ export const presets = {
       nonRetryableErrorTypes: [...nonRetryable],
     },
   },
-  /** Long-poll for a segment: heartbeats while it waits, so a dead worker is noticed in 30 s. */
+  /** Long-poll for a segment: heartbeats while it waits, so a dead worker is noticed in 15 s. */
   plan: {
     startToCloseTimeout: '5 minutes',
-    heartbeatTimeout: '30 seconds',
+    heartbeatTimeout: '15 seconds',
     retry: {
       initialInterval: '1 second',
       backoffCoefficient: 2,
@@ -29,7 +29,7 @@ export const presets = {
   /** Read a range, encode Parquet, upload: heartbeats per chunk; a retry writes the same objects. */
   write: {
     startToCloseTimeout: '15 minutes',
-    heartbeatTimeout: '60 seconds',
+    heartbeatTimeout: '30 seconds',
     retry: {
       initialInterval: '2 seconds',
       backoffCoefficient: 2,

@@ -23,6 +23,8 @@ export interface IsolatedCatalog {
 export interface IsolatedCatalogOptions {
   /** Overrides of every type's flush policy, e.g. a 1 s max age so tests need not wait a minute. */
   flush?: { maxRecords?: number; maxAgeSeconds?: number };
+  /** Kafka clusters every type routes to (event.yaml `clusters`). */
+  clusters?: string[];
 }
 
 export async function isolatedCatalog(
@@ -47,6 +49,7 @@ export async function isolatedCatalog(
         text = text.replace(/^(\s+maxRecords:) \d+$/m, `$1 ${opts.flush.maxRecords}`);
       if (f === 'event.yaml' && opts.flush?.maxAgeSeconds)
         text = text.replace(/^(\s+maxAgeSeconds:) \d+$/m, `$1 ${opts.flush.maxAgeSeconds}`);
+      if (f === 'event.yaml' && opts.clusters) text += `clusters: [${opts.clusters.join(', ')}]\n`;
       if (f === 'event.yaml')
         text = text
           .replace(

@@ -106,7 +106,7 @@ async function caughtUp(timeoutMs = 60_000): Promise<void> {
         ],
       });
       let done = true;
-      for (const p of ends[0]?.partitions ?? []) {
+      for (const p of ends.flatMap((t) => t.partitions)) {
         const c = await committedOffset(admin, `sluice.${TYPE}`, `events.${TYPE}`, p.partitionIndex);
         if ((c ?? 0n) < p.offset) done = false;
       }
@@ -255,12 +255,18 @@ test('every produced event is in Parquet exactly once with its envelope columns;
     (await listKeys(config, `events/${TYPE}/`)).length,
   );
 
-  const s = await status();
+  // Partitions report progress to the parent by signal after each segment: eventually consistent.
+  let s = await status();
+  for (let i = 0; i < 100 && s.partitions.reduce((n, p) => n + p.rows, 0) < 400; i++) {
+    await new Promise((r) => setTimeout(r, 100));
+    s = await status();
+  }
   assert.equal(s.partitions.length, 3);
   assert.equal(
     s.partitions.reduce((n, p) => n + p.rows, 0),
     400,
   );
+  assert.ok(s.partitions.every((p) => p.lag === '0' && p.segments > 0));
 });
 
 test('pause stops new segments; resume moves what arrived meanwhile', async () => {
