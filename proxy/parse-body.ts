@@ -4,7 +4,7 @@ import { HttpError } from './http-error.js';
 
 export type BodyFormat = 'json' | 'ndjson' | 'cloudevents-batch' | 'cloudevent';
 
-export type ParsedItem = { ok: true; value: unknown } | { ok: false; message: string };
+export type ParsedItem = { ok: true; value: unknown } | { ok: false; message: string; raw: string };
 
 const formats: Record<string, BodyFormat> = {
   'application/json': 'json',
@@ -72,7 +72,11 @@ export function parseBody(body: Buffer, format: BodyFormat): ParsedItem[] {
         try {
           items.push({ ok: true, value: JSON.parse(line) as unknown });
         } catch (err) {
-          items.push({ ok: false, message: `this NDJSON line is not valid JSON: ${(err as Error).message}` });
+          items.push({
+            ok: false,
+            message: `this NDJSON line is not valid JSON: ${(err as Error).message}`,
+            raw: line,
+          });
         }
       }
       return items;

@@ -237,15 +237,8 @@ export function prepareEvents(
         index,
         errorCode: 'MALFORMED_BODY',
         message: item.message,
-        dlq: dlqRecord(
-          deps.catalog,
-          item.message,
-          undefined,
-          'MALFORMED_BODY',
-          item.message,
-          undefined,
-          ctx.now,
-        ),
+        // The line as it was sent, so nothing of it is lost.
+        dlq: dlqRecord(deps.catalog, item.raw, undefined, 'MALFORMED_BODY', item.message, undefined, ctx.now),
       };
     }
     const raw = item.value;

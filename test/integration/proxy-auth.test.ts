@@ -7,7 +7,8 @@ import { after, before, test } from 'node:test';
 import { loadConfig, type Config } from '../../lib/config.js';
 import { readEnvelope } from '../../lib/envelope.js';
 import { hashKey } from '../../proxy/auth.js';
-import { startProxy, type RunningProxy } from '../../proxy/server.js';
+import type { RunningProxy } from '../../proxy/server.js';
+import { startReadyProxy } from '../helpers/proxy.js';
 import { isolatedCatalog, type IsolatedCatalog } from '../helpers/catalog.js';
 import { readTopic } from '../helpers/kafka-read.js';
 
@@ -47,8 +48,7 @@ before(async () => {
       ],
     },
   };
-  proxy = await startProxy(config, cat.catalog);
-  for (let i = 0; i < 100 && !proxy.ctx.state.ready; i++) await new Promise((r) => setTimeout(r, 100));
+  proxy = await startReadyProxy(config, cat.catalog);
 });
 
 after(async () => {

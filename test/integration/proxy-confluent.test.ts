@@ -14,7 +14,8 @@ import { readEnvelope } from '../../lib/envelope.js';
 import { createAdmin, type RangeRecord } from '../../lib/kafka.js';
 import { hashKey } from '../../proxy/auth.js';
 import { partitionForKey } from '../../proxy/partitioner.js';
-import { startProxy, type RunningProxy } from '../../proxy/server.js';
+import type { RunningProxy } from '../../proxy/server.js';
+import { startReadyProxy } from '../helpers/proxy.js';
 import { isolatedCatalog, type IsolatedCatalog } from '../helpers/catalog.js';
 import { readTopic } from '../helpers/kafka-read.js';
 
@@ -33,11 +34,6 @@ const V2 = 'application/vnd.kafka.v2+json';
 const V2_JSON = 'application/vnd.kafka.json.v2+json';
 const V2_BINARY = 'application/vnd.kafka.binary.v2+json';
 
-async function waitReady(p: RunningProxy): Promise<void> {
-  for (let i = 0; i < 100 && !p.ctx.state.ready; i++) await new Promise((r) => setTimeout(r, 100));
-  assert.equal(p.ctx.state.ready, true, p.ctx.state.reason);
-}
-
 before(async () => {
   const base = loadConfig();
   spoolDir = mkdtempSync(join(tmpdir(), 'sluice-spool-'));
@@ -55,8 +51,7 @@ before(async () => {
   ORDER = cat.type('order_created');
   DELIVERY = cat.type('delivery_status_changed');
   ORDERS = `events.${ORDER}`;
-  proxy = await startProxy(config, cat.catalog);
-  await waitReady(proxy);
+  proxy = await startReadyProxy(config, cat.catalog);
   const admin = createAdmin(config, 'test-cluster-id');
   clusterId = (await admin.metadata({ topics: [] })).id;
   await admin.close();
@@ -632,7 +627,7 @@ test('v3 streamed: a body that is not JSON objects ends the answers with the rea
 // Auth, and the native API against the document
 
 test('auth: API keys, their event-type scopes and rate limits apply to the Confluent endpoints', async () => {
-  const keyed = await startProxy(
+  const keyed = await startReadyProxy(
     {
       ...config,
       proxy: {
@@ -661,7 +656,6 @@ test('auth: API keys, their event-type scopes and rate limits apply to the Confl
     cat.catalog,
   );
   try {
-    await waitReady(keyed);
     const url = keyed.url;
     const records = { records: [{ value: order(60) }] };
     const none = await v2Post(ORDERS, records, {}, url);

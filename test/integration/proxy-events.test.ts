@@ -8,7 +8,8 @@ import { gzipSync } from 'node:zlib';
 import { loadConfig, type Config } from '../../lib/config.js';
 import { readEnvelope } from '../../lib/envelope.js';
 import { partitionForKey } from '../../proxy/partitioner.js';
-import { startProxy, type RunningProxy } from '../../proxy/server.js';
+import type { RunningProxy } from '../../proxy/server.js';
+import { startReadyProxy } from '../helpers/proxy.js';
 import { isolatedCatalog, type IsolatedCatalog } from '../helpers/catalog.js';
 import { readTopic, waitForRecords } from '../helpers/kafka-read.js';
 
@@ -29,9 +30,7 @@ before(async () => {
   cat = await isolatedCatalog(config);
   ORDER = cat.type('order_created');
   DELIVERY = cat.type('delivery_status_changed');
-  proxy = await startProxy(config, cat.catalog);
-  for (let i = 0; i < 100 && !proxy.ctx.state.ready; i++) await new Promise((r) => setTimeout(r, 100));
-  assert.equal(proxy.ctx.state.ready, true, proxy.ctx.state.reason);
+  proxy = await startReadyProxy(config, cat.catalog);
 });
 
 after(async () => {
@@ -128,13 +127,18 @@ test('a mixed batch answers 207; the invalid event is explained per field and ke
 
 test('every event rejected answers 400 EVENTS_REJECTED; an unknown type goes to sluice.dlq', async () => {
   const before = (await readTopic(config, 'sluice.dlq')).length;
-  const r = await post('/v1/events', JSON.stringify([{ type: 'no_such_type', data: {} }]));
+  const r = await post(
+    '/v1/events',
+    JSON.stringify([{ type: 'no_such_type', id: `${ORDER}-unknown`, data: {} }]),
+  );
   assert.equal(r.status, 400);
   assert.equal(r.body.error_code, 'EVENTS_REJECTED');
   assert.equal(r.body.results[0]!.error_code, 'UNKNOWN_EVENT_TYPE');
   const dlq = await readTopic(config, 'sluice.dlq');
   assert.equal(dlq.length, before + 1);
-  assert.equal(dlq.at(-1)!.headers.sluice_event_type, 'no_such_type');
+  const kept = dlq.find((d) => String(d.value).includes(`${ORDER}-unknown`));
+  assert.equal(kept?.headers.sluice_event_type, 'no_such_type');
+  assert.equal(kept?.headers.sluice_error_code, 'UNKNOWN_EVENT_TYPE');
 });
 
 test('NDJSON: a line that is not JSON is that event’s error only', async () => {
@@ -142,6 +146,11 @@ test('NDJSON: a line that is not JSON is that event’s error only', async () =>
   const r = await post('/v1/events', body, { 'content-type': 'application/x-ndjson' });
   assert.equal(r.status, 207);
   assert.equal(r.body.results[1]!.error_code, 'MALFORMED_BODY');
+  // The bad line is kept as it was sent.
+  const dlq = await readTopic(config, 'sluice.dlq');
+  assert.ok(
+    dlq.some((d) => String(d.value) === '{not json' && d.headers.sluice_error_code === 'MALFORMED_BODY'),
+  );
 });
 
 test('a CloudEvents structured batch keeps its id, source, time and extensions', async () => {

@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { loadConfig, type Config } from '../../lib/config.js';
 import { startProxy, type RunningProxy } from '../../proxy/server.js';
+import { startReadyProxy } from '../helpers/proxy.js';
 import { isolatedCatalog, type IsolatedCatalog } from '../helpers/catalog.js';
 import { readTopic } from '../helpers/kafka-read.js';
 
@@ -27,8 +28,7 @@ before(async () => {
     proxy: { ...base.proxy, port: 0, spoolDir },
   };
   cat = await isolatedCatalog(config, { clusters: ['default', 'analytics'] });
-  proxy = await startProxy(config, cat.catalog);
-  for (let i = 0; i < 100 && !proxy.ctx.state.ready; i++) await new Promise((r) => setTimeout(r, 100));
+  proxy = await startReadyProxy(config, cat.catalog);
 });
 
 after(async () => {
