@@ -62,9 +62,17 @@ export interface EnvelopeInput {
   test?: boolean | undefined;
 }
 
+// A request's events share one `now`: format it once, not once per event.
+let lastMs = Number.NaN;
+let lastIso = '';
+
 /** Fills in what the producer left out (id, time, source) and checks the attribute rules. */
 export function buildEnvelope(input: EnvelopeInput, now: Date, defaultSource: string): EventEnvelope {
-  const ingesttime = now.toISOString();
+  if (now.getTime() !== lastMs) {
+    lastMs = now.getTime();
+    lastIso = now.toISOString();
+  }
+  const ingesttime = lastIso;
   const time = input.time ?? ingesttime;
   if (!isRfc3339(time))
     throw new EnvelopeError(

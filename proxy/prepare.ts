@@ -188,12 +188,22 @@ function fromCloudEvent(o: Record<string, unknown>): Candidate {
   };
 }
 
+// Parsed once per pointer, not once per event.
+const pointerParts = new Map<string, string[]>();
+
 function keyFromPointer(type: EventType, data: unknown): string | undefined {
   const pointer = type.settings.partitionKey;
   if (!pointer) return undefined;
+  let parts = pointerParts.get(pointer);
+  if (!parts) {
+    parts = pointer
+      .split('/')
+      .slice(1)
+      .map((p) => p.replaceAll('~1', '/').replaceAll('~0', '~'));
+    pointerParts.set(pointer, parts);
+  }
   let node = data;
-  for (const part of pointer.split('/').slice(1))
-    node = isObject(node) ? node[part.replaceAll('~1', '/').replaceAll('~0', '~')] : undefined;
+  for (const part of parts) node = isObject(node) ? node[part] : undefined;
   return typeof node === 'string' || typeof node === 'number' ? String(node) : undefined;
 }
 

@@ -95,13 +95,18 @@ export function eventsHandler(ctx: ProxyContext) {
         ...(d?.offset !== undefined ? { offset: d.offset.toString() } : {}),
       };
     });
+    // One increment per (type, outcome, reason), not per event.
+    const counts = new Map<string, { type: string; outcome: string; reason: string; n: number }>();
     for (const e of prepared) {
-      ctx.metrics.events.inc({
-        type: e.type && ctx.catalog.types.has(e.type) ? e.type : 'unknown',
-        outcome: e.ok ? 'accepted' : 'rejected',
-        reason: e.ok ? '' : e.errorCode,
-      });
+      const type = e.type && ctx.catalog.types.has(e.type) ? e.type : 'unknown';
+      const outcome = e.ok ? 'accepted' : 'rejected';
+      const reason = e.ok ? '' : e.errorCode;
+      const k = `${type}\u0000${outcome}\u0000${reason}`;
+      const c = counts.get(k);
+      if (c) c.n++;
+      else counts.set(k, { type, outcome, reason, n: 1 });
     }
+    for (const { n, ...labels } of counts.values()) ctx.metrics.events.inc(labels, n);
     const accepted = prepared.filter((e) => e.ok).length;
     const rejected = prepared.length - accepted;
     const body = { accepted, rejected, results };
