@@ -18,6 +18,20 @@ export function createAdmin(config: Config, clientId = 'admin'): Admin {
   return new Admin(kafkaOptions(config, clientId));
 }
 
+// Header names and most values (spec version, type, schema, content type, ingest time of a
+// request) repeat from record to record: encode each once. Bounded, so odd inputs cannot grow it.
+const headerBuffers = new Map<string, Buffer>();
+
+function cachedBuffer(s: string): Buffer {
+  let b = headerBuffers.get(s);
+  if (!b) {
+    if (headerBuffers.size >= 4096) headerBuffers.clear();
+    b = Buffer.from(s);
+    headerBuffers.set(s, b);
+  }
+  return b;
+}
+
 export function createProducer(
   config: Config,
   clientId = 'producer',
@@ -30,8 +44,8 @@ export function createProducer(
     serializers: {
       key: (k?: Buffer) => k,
       value: (v?: Buffer) => v,
-      headerKey: (k?: string) => (k === undefined ? undefined : Buffer.from(k)),
-      headerValue: (v?: string) => (v === undefined ? undefined : Buffer.from(v)),
+      headerKey: (k?: string) => (k === undefined ? undefined : cachedBuffer(k)),
+      headerValue: (v?: string) => (v === undefined ? undefined : cachedBuffer(v)),
     },
   });
 }

@@ -32,11 +32,36 @@ export interface AccumulatorOptions {
   onBatch?: (records: number, bytes: number, seconds: number, error?: unknown) => void;
 }
 
+/** One send() call: its records may land in several batches; it settles when all did. */
+interface Request {
+  deliveries: Delivery[];
+  pending: number;
+  settled: boolean;
+  resolve: (d: Delivery[]) => void;
+  reject: (err: unknown) => void;
+}
+
 interface Waiting {
   record: ProduceRecord;
   size: number;
-  resolve: (d: Delivery) => void;
-  reject: (err: unknown) => void;
+  request: Request;
+  index: number;
+}
+
+function deliver(w: Waiting, d: Delivery): void {
+  const r = w.request;
+  if (r.settled) return;
+  r.deliveries[w.index] = d;
+  if (--r.pending === 0) {
+    r.settled = true;
+    r.resolve(r.deliveries);
+  }
+}
+
+function fail(w: Waiting, err: unknown): void {
+  if (w.request.settled) return;
+  w.request.settled = true;
+  w.request.reject(err);
 }
 
 export class ProduceError extends Error {
@@ -75,14 +100,22 @@ export class Accumulator {
 
   /** Resolves per record once the broker acknowledged it (as configured by acks). */
   send(records: ProduceRecord[]): Promise<Delivery[]> {
-    const promises = records.map(
-      (record) =>
-        new Promise<Delivery>((resolve, reject) => {
-          const size = record.value.length + (record.key?.length ?? 0) + 64;
-          this.queue.push({ record, size, resolve, reject });
-          this.queuedBytes += size;
-        }),
-    );
+    if (records.length === 0) return Promise.resolve([]);
+    // One promise per call, not per record: a 100-event request is one allocation, not 100.
+    const done = new Promise<Delivery[]>((resolve, reject) => {
+      const request: Request = {
+        deliveries: new Array<Delivery>(records.length),
+        pending: records.length,
+        settled: false,
+        resolve,
+        reject,
+      };
+      records.forEach((record, index) => {
+        const size = record.value.length + (record.key?.length ?? 0) + 64;
+        this.queue.push({ record, size, request, index });
+        this.queuedBytes += size;
+      });
+    });
     if (
       this.queue.length >= this.opts.batchMaxRecords ||
       this.queuedBytes >= this.opts.batchMaxBytes ||
@@ -92,7 +125,7 @@ export class Accumulator {
     } else {
       this.flushSoon(false);
     }
-    return Promise.all(promises);
+    return done;
   }
 
   private flushSoon(now: boolean): void {
@@ -180,7 +213,7 @@ export class Accumulator {
         const b = base.get(tp);
         const k = seen.get(tp) ?? 0n;
         seen.set(tp, k + 1n);
-        w.resolve({
+        deliver(w, {
           topic: w.record.topic,
           partition: partitions[i]!,
           ...(b !== undefined ? { offset: b + k } : {}),
@@ -195,7 +228,7 @@ export class Accumulator {
         `Kafka did not accept the batch: ${err instanceof Error ? err.message : String(err)}`,
         err,
       );
-      for (const w of batch) w.reject(error);
+      for (const w of batch) fail(w, error);
     }
   }
 
