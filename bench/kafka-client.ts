@@ -4,11 +4,7 @@
 // Rounds alternate which client goes first (the 2-core box is noisy); medians are reported and written to
 // docs/kafka-client.md. Usage: npm run bench:kafka-client -- [--records 50000] [--from 10000] [--to 40000] ...
 import { randomBytes } from 'node:crypto';
-import { readFile, writeFile } from 'node:fs/promises';
-import { cpus } from 'node:os';
-import { isAbsolute, join } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { parseArgs } from 'node:util';
 import {
   Consumer as PltConsumer,
   ProduceAcks,
@@ -16,9 +12,26 @@ import {
   type MessageToProduce,
 } from '@platformatic/kafka';
 import { CompressionTypes, Kafka, logLevel, Partitioners, type Admin as KjsAdmin, type Batch } from 'kafkajs';
-import { format, resolveConfig } from 'prettier';
-import { projectRoot } from '../lib/paths.js';
 import { KAFKA_VERSION } from '../ops/services/kafka.js';
+import {
+  BenchError,
+  dec,
+  errorMessage,
+  fail,
+  int,
+  machine,
+  markdownTable,
+  median,
+  packageVersion,
+  parseFlags,
+  positiveInt,
+  ratio,
+  reachKafka,
+  runMain,
+  withTimeout,
+  writeDoc,
+  type Machine,
+} from './common.js';
 
 const CLIENTS = ['kafkajs', 'platformatic'] as const;
 type ClientName = (typeof CLIENTS)[number];
@@ -34,12 +47,6 @@ const STEP_TIMEOUT_MS = 60_000;
 const RECORD_OVERHEAD = 16;
 const BATCH_HEADER = 61;
 
-class BenchError extends Error {}
-
-function fail(message: string): never {
-  throw new BenchError(message);
-}
-
 interface Options {
   broker: string;
   records: number;
@@ -53,42 +60,20 @@ interface Options {
   doc: string | null;
 }
 
-function positiveInt(name: string, raw: string, min = 1): number {
-  // Accept 50_000 as well as 50000, as people copy numbers from the brief.
-  const n = Number(raw.replaceAll('_', ''));
-  if (!Number.isSafeInteger(n) || n < min) fail(`--${name} must be an integer >= ${min}, got "${raw}"`);
-  return n;
-}
-
-function parseFlags() {
-  try {
-    return parseArgs({
-      options: {
-        broker: { type: 'string', default: '127.0.0.1:9092' },
-        records: { type: 'string', default: '50000' },
-        'record-bytes': { type: 'string', default: '1024' },
-        batch: { type: 'string', default: '500' },
-        concurrency: { type: 'string', default: '4' },
-        from: { type: 'string', default: '10000' },
-        to: { type: 'string', default: '40000' },
-        rounds: { type: 'string', default: '5' },
-        'fetch-bytes': { type: 'string', default: String(1024 * 1024) },
-        doc: { type: 'string', default: 'docs/kafka-client.md' },
-        'no-doc': { type: 'boolean', default: false },
-      },
-      strict: true,
-      allowPositionals: false,
-    });
-  } catch (err) {
-    // parseArgs throws a plain TypeError for unknown flags; report it as a usage error, not a crash.
-    fail(
-      `${err instanceof Error ? err.message : String(err)}; flags: --records --record-bytes --batch --concurrency --from --to --rounds --fetch-bytes --broker --doc --no-doc`,
-    );
-  }
-}
-
 function parseOptions(): Options {
-  const { values } = parseFlags();
+  const { values } = parseFlags({
+    records: { type: 'string', default: '50000' },
+    'record-bytes': { type: 'string', default: '1024' },
+    batch: { type: 'string', default: '500' },
+    concurrency: { type: 'string', default: '4' },
+    from: { type: 'string', default: '10000' },
+    to: { type: 'string', default: '40000' },
+    rounds: { type: 'string', default: '5' },
+    'fetch-bytes': { type: 'string', default: String(1024 * 1024) },
+    broker: { type: 'string', default: '127.0.0.1:9092' },
+    doc: { type: 'string', default: 'docs/kafka-client.md' },
+    'no-doc': { type: 'boolean', default: false },
+  });
   const opts: Options = {
     broker: values.broker,
     records: positiveInt('records', values.records),
@@ -147,28 +132,6 @@ function deferred(): Deferred {
   // A rejection that lands before anyone awaits (e.g. a crash during run()) must not count as unhandled.
   promise.catch(() => undefined);
   return { promise, resolve, reject };
-}
-
-async function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new BenchError(`${what} timed out after ${ms} ms`)), ms);
-  });
-  try {
-    return await Promise.race([promise, timeout]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
-
-function errorMessage(err: unknown): string {
-  if (err instanceof Error) {
-    // Both clients wrap the broker's answer; the inner errors carry the useful part.
-    const inner = (err as Error & { errors?: unknown }).errors;
-    const details = Array.isArray(inner) ? inner.map((e) => errorMessage(e)).join('; ') : '';
-    return details ? `${err.message} (${details})` : err.message;
-  }
-  return String(err);
 }
 
 // ---------------------------------------------------------------------------------------------------------
@@ -507,28 +470,13 @@ async function readRangePlatformatic(ctx: Ctx): Promise<ReadResult> {
 // ---------------------------------------------------------------------------------------------------------
 // Report
 
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = Math.floor(sorted.length / 2);
-  if (sorted.length === 0) return Number.NaN;
-  return sorted.length % 2 === 1
-    ? (sorted[mid] ?? Number.NaN)
-    : ((sorted[mid - 1] ?? 0) + (sorted[mid] ?? 0)) / 2;
-}
-
-const int = (n: number): string => Math.round(n).toLocaleString('en-US');
-const dec = (digits: number) => (n: number) => n.toFixed(digits);
-
 interface Results {
   produce: Record<ClientName, ProduceResult[]>;
   read: Record<ClientName, ReadResult[]>;
 }
 
-interface Env {
-  date: string;
-  node: string;
+interface Env extends Machine {
   broker: string;
-  cpu: string;
   kafkajs: string;
   platformatic: string;
   rebalanceDelay: string;
@@ -540,7 +488,7 @@ function summaryTable(results: Results, env: Env): string {
     kafkajs: number,
     platformatic: number,
     format: (n: number) => string,
-    ratio?: boolean,
+    withRatio?: boolean,
   ];
   const p = (c: ClientName, pick: (r: ProduceResult) => number): number =>
     median(results.produce[c].map(pick));
@@ -561,34 +509,57 @@ function summaryTable(results: Results, env: Env): string {
     ['Range read, MB fetched²', ...both(r, (x) => x.fetchedMb), dec(1), false],
     ['Reader close (ms)³', ...both(r, (x) => x.closeMs), int],
   ];
-  const lines = [
-    `| Median of ${results.produce.kafkajs.length} rounds | kafkajs ${env.kafkajs} | @platformatic/kafka ${env.platformatic} | platformatic / kafkajs |`,
-    '| --- | ---: | ---: | ---: |',
-  ];
-  for (const [label, a, b, format, ratio = true] of rows) {
-    const q = ratio && a > 0 ? `${(b / a).toFixed(2)}×` : '—';
-    lines.push(`| ${label} | ${format(a)} | ${format(b)} | ${q} |`);
-  }
-  return lines.join('\n');
+  return markdownTable(
+    [
+      `Median of ${results.produce.kafkajs.length} rounds`,
+      `kafkajs ${env.kafkajs}`,
+      `@platformatic/kafka ${env.platformatic}`,
+      'platformatic / kafkajs',
+    ],
+    'lrrr',
+    rows.map(([label, a, b, format, withRatio = true]) => [
+      label,
+      format(a),
+      format(b),
+      withRatio ? ratio(b, a) : '—',
+    ]),
+  );
 }
 
 function roundsTable(results: Results): string {
-  const lines = [
-    '| Round | Client | Produce records/s | Read records/s | First record (ms) | Setup (ms) | Outside range | Fetches |',
-    '| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: |',
-  ];
+  const rows: string[][] = [];
   const rounds = results.produce.kafkajs.length;
   for (let i = 0; i < rounds; i++) {
     for (const c of CLIENTS) {
       const pr = results.produce[c][i];
       const rr = results.read[c][i];
       if (!pr || !rr) continue;
-      lines.push(
-        `| ${i + 1} | ${LABEL[c]} | ${int(pr.recordsPerSec)} | ${int(rr.recordsPerSec)} | ${int(rr.firstRecordMs)} | ${int(rr.setupMs)} | ${int(rr.wastedRecords)} | ${rr.fetches} |`,
-      );
+      rows.push([
+        String(i + 1),
+        LABEL[c],
+        int(pr.recordsPerSec),
+        int(rr.recordsPerSec),
+        int(rr.firstRecordMs),
+        int(rr.setupMs),
+        int(rr.wastedRecords),
+        String(rr.fetches),
+      ]);
     }
   }
-  return lines.join('\n');
+  return markdownTable(
+    [
+      'Round',
+      'Client',
+      'Produce records/s',
+      'Read records/s',
+      'First record (ms)',
+      'Setup (ms)',
+      'Outside range',
+      'Fetches',
+    ],
+    'rlrrrrrr',
+    rows,
+  );
 }
 
 function renderDoc(opts: Options, env: Env, results: Results): string {
@@ -598,7 +569,7 @@ function renderDoc(opts: Options, env: Env, results: Results): string {
 Generated by \`npm run bench:kafka-client\` (\`bench/kafka-client.ts\`); rerun it to refresh this page.
 
 - Date: ${env.date}
-- Node ${env.node}, ${env.cpu}
+- Node ${env.node}, ${env.nproc} × ${env.cpu}
 - Broker: Apache Kafka ${env.broker}, single node KRaft on ${opts.broker} (\`group.initial.rebalance.delay.ms=${env.rebalanceDelay}\`)
 - Clients: kafkajs ${env.kafkajs}, @platformatic/kafka ${env.platformatic}
 - Produce: N = ${int(opts.records)} records of ${opts.recordBytes} bytes (random, no key, no compression), acks=1,
@@ -670,15 +641,6 @@ function alignmentNote(opts: Options): string {
   );
 }
 
-async function packageVersion(name: string): Promise<string> {
-  const raw = await readFile(join(projectRoot(), 'node_modules', name, 'package.json'), 'utf8');
-  const pkg: unknown = JSON.parse(raw);
-  if (typeof pkg === 'object' && pkg !== null && 'version' in pkg && typeof pkg.version === 'string') {
-    return pkg.version;
-  }
-  return 'unknown';
-}
-
 async function rebalanceDelay(admin: KjsAdmin): Promise<string> {
   try {
     const { brokers } = await admin.describeCluster();
@@ -712,11 +674,7 @@ async function main(): Promise<void> {
     logLevel: logLevel.WARN,
     retry: { retries: 2 },
   }).admin();
-  try {
-    await withTimeout(admin.connect(), 15_000, `connecting to the broker at ${opts.broker}`);
-  } catch (err) {
-    fail(`cannot reach Kafka at ${opts.broker} (is the stack up? npm run stack:up): ${errorMessage(err)}`);
-  }
+  await reachKafka(opts.broker, admin.connect(), `connecting to the broker at ${opts.broker}`);
   const ctx: Ctx = {
     opts,
     topic,
@@ -726,12 +684,10 @@ async function main(): Promise<void> {
   let topicCreated = false;
   try {
     const env: Env = {
-      date: new Date().toISOString(),
-      node: process.version,
+      ...machine(),
       broker: KAFKA_VERSION,
-      cpu: `${cpus().length} × ${cpus()[0]?.model.trim() ?? 'unknown CPU'}`,
-      kafkajs: await packageVersion('kafkajs'),
-      platformatic: await packageVersion('@platformatic/kafka'),
+      kafkajs: packageVersion('kafkajs'),
+      platformatic: packageVersion('@platformatic/kafka'),
       rebalanceDelay: await rebalanceDelay(admin),
     };
     // auto.create.topics.enable=false on the broker: the topic must exist before anyone writes to it.
@@ -770,16 +726,7 @@ async function main(): Promise<void> {
     }
 
     console.log(`\n${summaryTable(results, env)}\n`);
-    if (opts.doc) {
-      const path = isAbsolute(opts.doc) ? opts.doc : join(projectRoot(), opts.doc);
-      // Formatted with the repo's Prettier config so `npm run lint` (prettier --check .) stays green.
-      const prettierOptions = (await resolveConfig(path)) ?? {};
-      await writeFile(
-        path,
-        await format(renderDoc(opts, env, results), { ...prettierOptions, filepath: path }),
-      );
-      console.log(`wrote ${path}`);
-    }
+    if (opts.doc) await writeDoc(opts.doc, renderDoc(opts, env, results));
   } finally {
     // Clean up even after a failure; a cleanup error only fails the run if nothing else did.
     const cleanup: Promise<unknown>[] = [];
@@ -797,12 +744,4 @@ async function main(): Promise<void> {
   }
 }
 
-try {
-  await main();
-  // Exit explicitly: a client that keeps a socket or timer alive must not hang the bench.
-  process.exit(process.exitCode ?? 0);
-} catch (err) {
-  console.error(`bench:kafka-client FAILED: ${errorMessage(err)}`);
-  if (!(err instanceof BenchError) && err instanceof Error && err.stack) console.error(err.stack);
-  process.exit(1);
-}
+await runMain('bench:kafka-client', main);

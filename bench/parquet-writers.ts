@@ -10,17 +10,15 @@
 // Usage: npm run bench:parquet -- [--rows 100000] [--rounds 5] [--no-doc]
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { cpus, loadavg, tmpdir } from 'node:os';
-import { dirname, isAbsolute, join } from 'node:path';
+import { loadavg, tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { Writable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
-import { parseArgs } from 'node:util';
 import { DuckDBInstance, type DuckDBConnection } from '@duckdb/node-api';
 import * as arrow from 'apache-arrow';
-import { format, resolveConfig } from 'prettier';
 import type { TableEncoder } from '../activities/segment/columns.js';
 import {
   decodeRecord,
@@ -33,7 +31,6 @@ import {
 import { parseDateDays, parseTimestampMicros } from '../activities/segment/time.js';
 import { buildEnvelope, envelopeHeaders } from '../lib/envelope.js';
 import type { RangeRecord } from '../lib/kafka.js';
-import { projectRoot } from '../lib/paths.js';
 import { loadCatalog, type EventType } from '../schemas/catalog.js';
 import {
   duckdbColumns,
@@ -43,6 +40,23 @@ import {
   toArrowSchema,
 } from '../schemas/mapping.js';
 import { EventValidator } from '../schemas/validator.js';
+import {
+  errorMessage,
+  fail,
+  int,
+  machine,
+  markdownTable,
+  mb,
+  median,
+  packageVersion,
+  parseFlags,
+  positiveInt,
+  ratio,
+  runMain,
+  statusKb,
+  writeDoc,
+  type Machine,
+} from './common.js';
 
 const WRITERS = ['wasm-zstd', 'wasm-snappy', 'duckdb-zstd', 'parquetjs-lite', 'dsnp-parquetjs'] as const;
 type WriterName = (typeof WRITERS)[number];
@@ -63,12 +77,6 @@ const CODEC: Record<WriterName, string> = {
 const REFERENCE: WriterName = 'wasm-zstd';
 const PARTITION = 0;
 const TYPE = 'order_created';
-
-class BenchError extends Error {}
-const fail = (message: string): never => {
-  throw new BenchError(message);
-};
-const errorMessage = (e: unknown): string => (e instanceof Error ? e.message : String(e));
 
 // ---------------------------------------------------------------------------------------------
 // The batch: deterministic, so every child process builds the very same records.
@@ -441,10 +449,10 @@ interface RunResult {
 
 const sha256 = (b: Uint8Array): string => createHash('sha256').update(b).digest('hex');
 
-const procStatus = (key: string): number | null => {
+/** This process's VmRSS or VmHWM in bytes; null where /proc cannot tell. */
+const procStatus = (field: 'VmHWM' | 'VmRSS'): number | null => {
   try {
-    const m = new RegExp(`^${key}:\\s+(\\d+) kB$`, 'm').exec(readFileSync('/proc/self/status', 'utf8'));
-    return m ? Number(m[1]) * 1024 : null;
+    return statusKb('self', field) * 1024;
   } catch {
     return null;
   }
@@ -531,30 +539,21 @@ interface Options {
 }
 
 function parseOptions(): Options & { child?: { writer: WriterName; out: string } } {
-  let values;
-  try {
-    ({ values } = parseArgs({
-      options: {
-        rows: { type: 'string', default: '100000' },
-        rounds: { type: 'string', default: '5' },
-        doc: { type: 'string', default: 'docs/parquet-writer.md' },
-        'no-doc': { type: 'boolean', default: false },
-        child: { type: 'string' },
-        out: { type: 'string' },
-      },
-      strict: true,
-      allowPositionals: false,
-    }));
-  } catch (err) {
-    return fail(`${errorMessage(err)}; flags: --rows --rounds --doc --no-doc`);
-  }
-  const int = (name: string, raw: string): number => {
-    const n = Number(raw.replaceAll('_', ''));
-    return Number.isSafeInteger(n) && n >= 1 ? n : fail(`--${name} must be a positive integer, got "${raw}"`);
-  };
+  const { values } = parseFlags(
+    {
+      rows: { type: 'string', default: '100000' },
+      rounds: { type: 'string', default: '5' },
+      doc: { type: 'string', default: 'docs/parquet-writer.md' },
+      'no-doc': { type: 'boolean', default: false },
+      // How the parent starts a child run (see runChild).
+      child: { type: 'string' },
+      out: { type: 'string' },
+    },
+    ['child', 'out'],
+  );
   const opts = {
-    rows: int('rows', values.rows),
-    rounds: int('rounds', values.rounds),
+    rows: positiveInt('rows', values.rows),
+    rounds: positiveInt('rounds', values.rounds),
     doc: values['no-doc'] ? null : values.doc,
   };
   if (values.child === undefined) return opts;
@@ -578,7 +577,7 @@ function runChild(writer: WriterName, opts: Options, out: string): RunResult {
   const r = spawnSync(process.execPath, args, { encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 });
   const line = r.stdout.split('\n').find((l) => l.startsWith('RESULT '));
   if (r.status !== 0 || !line) fail(`${writer} run failed (exit ${r.status}):\n${r.stderr}${r.stdout}`);
-  return JSON.parse(line!.slice('RESULT '.length)) as RunResult;
+  return JSON.parse(line.slice('RESULT '.length)) as RunResult;
 }
 
 /** `TimestampType(isAdjustedToUTC=1, unit=TimeUnit(…MICROS=MicroSeconds()…))` → `TIMESTAMP(UTC, MICROS)`. */
@@ -661,14 +660,6 @@ async function checkFiles(
   return out;
 }
 
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const mid = Math.floor(s.length / 2);
-  return s.length % 2 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
-}
-
-const fmtInt = (n: number): string => Math.round(n).toLocaleString('en-US');
-const fmtMb = (n: number): string => (n / 1e6).toFixed(1);
 const perSec = (rows: number, ms: number): number => rows / (ms / 1000);
 
 interface Summary {
@@ -710,66 +701,61 @@ function summarize(results: RunResult[]): Summary[] {
 }
 
 function speedTable(summary: Summary[], rounds: number): string {
-  const lines = [
-    `| Median of ${rounds} rounds | Codec | Writer rows/s | Writer rows per CPU-s | End-to-end rows/s | End-to-end rows per CPU-s | File MB | Peak RSS Δ MB | Same bytes every run |`,
-    '| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | --- |',
-  ];
-  for (const s of summary) {
-    lines.push(
-      `| ${LABEL[s.writer]} | ${CODEC[s.writer]} | ${fmtInt(s.writerRowsPerSec)} | ${fmtInt(s.writerRowsPerCpuSec)} | ${fmtInt(
-        s.e2eRowsPerSec,
-      )} | ${fmtInt(s.e2eRowsPerCpuSec)} | ${fmtMb(s.fileBytes)} | ${
-        s.peakRssMb === null ? 'n/a' : s.peakRssMb.toFixed(0)
-      } | ${s.deterministic ? 'yes' : 'no'} |`,
-    );
-  }
-  return lines.join('\n');
+  return markdownTable(
+    [
+      `Median of ${rounds} rounds`,
+      'Codec',
+      'Writer rows/s',
+      'Writer rows per CPU-s',
+      'End-to-end rows/s',
+      'End-to-end rows per CPU-s',
+      'File MB',
+      'Peak RSS Δ MB',
+      'Same bytes every run',
+    ],
+    'llrrrrrrl',
+    summary.map((s) => [
+      LABEL[s.writer],
+      CODEC[s.writer],
+      int(s.writerRowsPerSec),
+      int(s.writerRowsPerCpuSec),
+      int(s.e2eRowsPerSec),
+      int(s.e2eRowsPerCpuSec),
+      mb(s.fileBytes),
+      s.peakRssMb === null ? 'n/a' : s.peakRssMb.toFixed(0),
+      s.deterministic ? 'yes' : 'no',
+    ]),
+  );
 }
 
 function typesTable(checks: Partial<Record<WriterName, Check>>): string {
-  const lines = [
-    '| Writer | Codec | DuckDB types = mapping | Loads BY NAME | Same values as parquet-wasm | Parquet schema |',
-    '| --- | --- | --- | --- | --- | --- |',
-  ];
-  for (const w of WRITERS) {
+  const rows = WRITERS.flatMap((w) => {
     const c = checks[w];
-    if (!c) continue;
+    if (!c) return [];
     const types = c.typesMatch ? 'yes' : `no: ${c.typeDiffs.join('; ')}`;
-    lines.push(`| ${LABEL[w]} | ${CODEC[w]} | ${types} | ${c.loads} | ${c.sameValues} | ${c.parquetShape} |`);
-  }
-  return lines.join('\n');
+    return [[LABEL[w], CODEC[w], types, c.loads, c.sameValues, c.parquetShape]];
+  });
+  return markdownTable(
+    [
+      'Writer',
+      'Codec',
+      'DuckDB types = mapping',
+      'Loads BY NAME',
+      'Same values as parquet-wasm',
+      'Parquet schema',
+    ],
+    'llllll',
+    rows,
+  );
 }
 
-interface Env {
-  date: string;
-  node: string;
-  cpu: string;
+interface Env extends Machine {
   versions: Record<string, string>;
   jsonMb: number;
   decodeRowsPerSec: number;
   decodeRowsPerCpuSec: number;
   /** 1-minute load average before and after: other work on the machine skews the figures. */
   load: [number, number];
-}
-
-/** The version of a package as it resolves from here (NODE_PATH included), or "not installed". */
-function packageVersion(name: string): string {
-  let dir: string;
-  try {
-    dir = dirname(requireHere.resolve(name));
-  } catch {
-    return 'not installed';
-  }
-  for (;;) {
-    const file = join(dir, 'package.json');
-    if (existsSync(file)) {
-      const pkg = JSON.parse(readFileSync(file, 'utf8')) as { name?: string; version?: string };
-      if (pkg.name === name) return (pkg.version ?? '?').replace(/^v/, '');
-    }
-    const up = dirname(dir);
-    if (up === dir) return '?';
-    dir = up;
-  }
 }
 
 function renderDoc(
@@ -784,33 +770,49 @@ function renderDoc(
   const wasm = by('wasm-zstd');
   const snappy = by('wasm-snappy');
   const duck = by('duckdb-zstd');
-  const ratio = (a: number, b: number): string => `${(a / b).toFixed(2)}×`;
   const decodeShare = median(runs.filter((r) => r.writer === 'wasm-zstd').map((r) => r.decodeMs / r.wallMs));
   const duckClearlyFaster =
     duck.e2eRowsPerSec >= 1.5 * wasm.e2eRowsPerSec && duck.e2eRowsPerCpuSec >= 1.5 * wasm.e2eRowsPerCpuSec;
   const active = summary.length;
-  const perRound = runs
-    .map(
-      (r, i) =>
-        `| ${Math.floor(i / active) + 1} | ${LABEL[r.writer]} | ${CODEC[r.writer]} | ${fmtInt(r.wallMs)} | ${fmtInt(
-          r.cpuMs,
-        )} | ${fmtInt(r.decodeMs)} | ${r.buildMs === null ? '—' : fmtInt(r.buildMs)} | ${
-          r.writeMs === null ? '—' : fmtInt(r.writeMs)
-        } | ${fmtMb(r.bytes)} | ${r.peakRssDeltaMb === null ? 'n/a' : r.peakRssDeltaMb.toFixed(0)} |`,
-    )
-    .join('\n');
+  const perRound = markdownTable(
+    [
+      'Round',
+      'Writer',
+      'Codec',
+      'End-to-end ms',
+      'CPU ms',
+      'Decode-only ms',
+      'Arrow build ms',
+      'parquet-wasm ms',
+      'File MB',
+      'Peak RSS Δ MB',
+    ],
+    'rllrrrrrrr',
+    runs.map((r, i) => [
+      String(Math.floor(i / active) + 1),
+      LABEL[r.writer],
+      CODEC[r.writer],
+      int(r.wallMs),
+      int(r.cpuMs),
+      int(r.decodeMs),
+      r.buildMs === null ? '—' : int(r.buildMs),
+      r.writeMs === null ? '—' : int(r.writeMs),
+      mb(r.bytes),
+      r.peakRssDeltaMb === null ? 'n/a' : r.peakRssDeltaMb.toFixed(0),
+    ]),
+  );
   return `# Parquet writer benchmark
 
 Generated by \`npm run bench:parquet\` (\`bench/parquet-writers.ts\`); rerun it to refresh this page.
 
 - Date: ${env.date}
-- Node ${env.node}, ${env.cpu}
+- Node ${env.node}, ${env.nproc} × ${env.cpu}
 - Libraries: apache-arrow ${env.versions['apache-arrow']}, parquet-wasm ${env.versions['parquet-wasm']}, @duckdb/node-api ${env.versions['@duckdb/node-api']}, parquetjs-lite ${env.versions['parquetjs-lite']}, @dsnp/parquetjs ${env.versions['@dsnp/parquetjs']}
-- Batch: N = ${fmtInt(opts.rows)} order_created v2 events, ${fmtMb(env.jsonMb * 1e6)} MB of JSON (${fmtInt((env.jsonMb * 1e6) / opts.rows)} bytes each, 8–12 items), one event hour, so one file
+- Batch: N = ${int(opts.rows)} order_created v2 events, ${mb(env.jsonMb * 1e6)} MB of JSON (${int((env.jsonMb * 1e6) / opts.rows)} bytes each, 8–12 items), one event hour, so one file
 - ${opts.rounds} rounds; every run is a fresh process; the writer order rotates every round${
     skipped.length ? `\n- Skipped, not installed: ${skipped.map((w) => PACKAGE[w] ?? w).join(', ')}` : ''
   }
-- 1-minute load average ${env.load[0].toFixed(1)} at the start, ${env.load[1].toFixed(1)} at the end (${cpus().length} CPUs): other work on the machine shows up as noise between rounds
+- 1-minute load average ${env.load[0].toFixed(1)} at the start, ${env.load[1].toFixed(1)} at the end (${env.nproc} CPUs): other work on the machine shows up as noise between rounds
 
 ## Results
 
@@ -819,14 +821,14 @@ ${speedTable(summary, opts.rounds)}
 - **End-to-end**: Kafka records → Parquet bytes in memory, including what every writer needs first: envelope, JSON.parse and
   ajv validation (\`decodeRecord\`). For DuckDB this includes writing its input file and reading its output back.
 - **Writer**: end-to-end minus a decode-only pass over the same records in the same process, i.e. the writer's own cost.
-  Decoding alone runs at ${fmtInt(env.decodeRowsPerSec)} rows/s (${fmtInt(env.decodeRowsPerCpuSec)} per CPU-second), so it bounds every writer's end-to-end rate.
-- **Per CPU-s**: rows divided by user + system CPU time of the whole process (all threads; DuckDB uses ${cpus().length} here).
+  Decoding alone runs at ${int(env.decodeRowsPerSec)} rows/s (${int(env.decodeRowsPerCpuSec)} per CPU-second), so it bounds every writer's end-to-end rate.
+- **Per CPU-s**: rows divided by user + system CPU time of the whole process (all threads; DuckDB uses ${env.nproc} here).
 - **Peak RSS Δ**: the process's peak resident memory over a warm-up run and the measured run, above its resident memory
   before the first (records already in memory). Memory a writer keeps between runs (wasm memory never shrinks) counts.
 
 apache-arrow + parquet-wasm, ZSTD, split: building the Arrow table (\`TableEncoder.append\` + \`finish\`: JSON values → typed
-arrays) runs at ${fmtInt(wasm.buildRowsPerSec ?? 0)} rows/s; the IPC hand-over and parquet-wasm's encoding and compression
-at ${fmtInt(wasm.writeRowsPerSec ?? 0)} rows/s (SNAPPY: ${fmtInt(snappy.writeRowsPerSec ?? 0)} rows/s). The bench's loop is
+arrays) runs at ${int(wasm.buildRowsPerSec ?? 0)} rows/s; the IPC hand-over and parquet-wasm's encoding and compression
+at ${int(wasm.writeRowsPerSec ?? 0)} rows/s (SNAPPY: ${int(snappy.writeRowsPerSec ?? 0)} rows/s). The bench's loop is
 \`encodeSegment\`'s; every run checks that \`encodeSegment\` over the same records gives the same bytes: ${
     wasm.sameAsEncodeSegment && snappy.sameAsEncodeSegment ? 'it did' : '**it did not**'
   }.
@@ -842,8 +844,6 @@ ${typesTable(checks)}
 
 ### Every run
 
-| Round | Writer | Codec | End-to-end ms | CPU ms | Decode-only ms | Arrow build ms | parquet-wasm ms | File MB | Peak RSS Δ MB |
-| ---: | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |
 ${perRound}
 
 ## Method
@@ -908,7 +908,7 @@ DLQ because JSON.parse has already rounded them.
 ${
   summary.some((x) => x.writer === 'parquetjs-lite' || x.writer === 'dsnp-parquetjs')
     ? `
-The pure-JS writers (parquetjs-lite, @dsnp/parquetjs) are out: ${fmtInt(
+The pure-JS writers (parquetjs-lite, @dsnp/parquetjs) are out: ${int(
         Math.max(...summary.filter((x) => PACKAGE[x.writer]).map((x) => x.e2eRowsPerSec)),
       )} rows/s at best end to end, no ZSTD, timestamps written as legacy TIMESTAMP_MICROS that DuckDB reads as TIMESTAMP
 (not TIMESTAMPTZ; \`BY NAME\` loading then casts them in the session time zone), lists as bare repeated fields (no LIST
@@ -941,7 +941,7 @@ async function main(): Promise<void> {
         files[w] = out;
         runs.push(r);
         console.log(
-          `round ${round + 1} ${LABEL[w]} ${CODEC[w]}: ${fmtInt(r.wallMs)} ms end to end (decode ${fmtInt(r.decodeMs)} ms), ${fmtInt(r.cpuMs)} ms CPU, ${fmtMb(r.bytes)} MB`,
+          `round ${round + 1} ${LABEL[w]} ${CODEC[w]}: ${int(r.wallMs)} ms end to end (decode ${int(r.decodeMs)} ms), ${int(r.cpuMs)} ms CPU, ${mb(r.bytes)} MB`,
         );
       }
     }
@@ -950,9 +950,7 @@ async function main(): Promise<void> {
     const checks = await checkFiles(files, type);
     const summary = summarize(runs);
     const env: Env = {
-      date: new Date().toISOString(),
-      node: process.version,
-      cpu: `${cpus().length} × ${cpus()[0]?.model ?? 'unknown CPU'}`,
+      ...machine(),
       versions: Object.fromEntries(
         ['apache-arrow', 'parquet-wasm', '@duckdb/node-api', 'parquetjs-lite', '@dsnp/parquetjs'].map((p) => [
           p,
@@ -965,28 +963,10 @@ async function main(): Promise<void> {
       load: [loadBefore, loadavg()[0] ?? 0],
     };
     console.log(`\n${speedTable(summary, opts.rounds)}\n\n${typesTable(checks)}\n`);
-    if (opts.doc) {
-      const path = isAbsolute(opts.doc) ? opts.doc : join(projectRoot(), opts.doc);
-      const prettierOptions = (await resolveConfig(path)) ?? {};
-      writeFileSync(
-        path,
-        await format(renderDoc(opts, env, summary, checks, runs, skipped), {
-          ...prettierOptions,
-          filepath: path,
-        }),
-      );
-      console.log(`wrote ${path}`);
-    }
+    if (opts.doc) await writeDoc(opts.doc, renderDoc(opts, env, summary, checks, runs, skipped));
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
 }
 
-try {
-  await main();
-  process.exit(process.exitCode ?? 0);
-} catch (err) {
-  console.error(`bench:parquet FAILED: ${errorMessage(err)}`);
-  if (!(err instanceof BenchError) && err instanceof Error && err.stack) console.error(err.stack);
-  process.exit(1);
-}
+await runMain('bench:parquet', main);

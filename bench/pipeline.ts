@@ -10,14 +10,12 @@
 // Usage: npm run bench:pipeline -- [--events 200000] [--rounds 2] [--event-bytes 1024] [--max-records 50000]
 //        [--timeout 900] [--profile] [--worker-node-arg=--flag …] [--doc path | --no-doc]
 import { spawn, type ChildProcess } from 'node:child_process';
-import { randomUUID } from 'node:crypto';
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { Session } from 'node:inspector/promises';
-import { cpus, tmpdir, totalmem } from 'node:os';
-import { isAbsolute, join, relative } from 'node:path';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
-import { parseArgs } from 'node:util';
 import { HeadObjectCommand, ListObjectsV2Command } from '@aws-sdk/client-s3';
 import { Client, Connection } from '@temporalio/client';
 import { createS3Client } from '../lib/aws.js';
@@ -41,6 +39,41 @@ import { isolatedCatalog, type IsolatedCatalog } from '../test/helpers/catalog.j
 import { uniqueName } from '../test/helpers/names.js';
 import type { eventPipeline } from '../workflows/event-pipeline.js';
 import { statusQuery } from '../workflows/signals.js';
+import {
+  busyBeforeStart,
+  cpuSeconds,
+  dec,
+  errorMessage,
+  fail,
+  hotSpotTable,
+  int,
+  machine,
+  machineCpuSeconds,
+  markdownTable,
+  mb,
+  median,
+  onShutdown,
+  orderWithoutItems,
+  packageVersion,
+  parseFlags,
+  pick,
+  positiveInt,
+  printHotSpots,
+  ratio,
+  reachKafka,
+  runMain,
+  sleep,
+  statCpuSeconds,
+  statusKb,
+  stopChild,
+  summarizeProfile,
+  writeDoc,
+  type CallFrame,
+  type Machine,
+  type OrderCreated,
+  type ProfileSummary,
+  type Stage,
+} from './common.js';
 
 // Set only in the worker process this bench starts (see startWorkerProcess).
 const CHILD_CATALOG_ENV = 'SLUICE_BENCH_PIPELINE_CATALOG';
@@ -53,24 +86,6 @@ const POLL_MS = 100;
 // The flush age of the isolated type: the preloaded records are already older than that, so a partition's
 // tail (< maxRecords) is written at once instead of waiting out the default 60 s.
 const MAX_AGE_SECONDS = 1;
-
-class BenchError extends Error {}
-
-function fail(message: string): never {
-  throw new BenchError(message);
-}
-
-function errorMessage(err: unknown): string {
-  if (err instanceof Error) {
-    // @platformatic/kafka wraps the broker's answer; the inner errors carry the useful part.
-    const inner = (err as Error & { errors?: unknown }).errors;
-    const details = Array.isArray(inner) ? inner.map((e) => errorMessage(e)).join('; ') : '';
-    return details ? `${err.message} (${details})` : err.message;
-  }
-  return String(err);
-}
-
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 // ---------------------------------------------------------------------------------------------------------
 // The worker process
@@ -126,17 +141,7 @@ async function serveWorker(catalogDir: string, taskQueue: string): Promise<void>
     if (!isToWorker(m)) return;
     onMessage(m).catch((err: unknown) => send({ kind: 'error', message: errorMessage(err) }));
   });
-  let stopping = false;
-  const shutdown = (): void => {
-    if (stopping) return;
-    stopping = true;
-    pw.shutdown();
-  };
-  process.once('SIGTERM', shutdown);
-  process.once('SIGINT', shutdown);
-  // The bench holds our stdin open: if it dies without stopping us, do not linger as an orphan.
-  process.stdin.once('end', shutdown);
-  process.stdin.resume();
+  onShutdown(() => pw.shutdown());
   const running = pw.run();
   send({ kind: 'ready' });
   await running;
@@ -202,17 +207,9 @@ async function askWorker(
   }
 }
 
-async function stopWorkerProcess(w: WorkerProcess): Promise<void> {
-  if (w.child.exitCode !== null || w.child.signalCode !== null) return;
-  w.child.kill('SIGTERM');
-  // The worker gives running activities its 20 s shutdown grace time.
-  const timeout = new Promise<'timeout'>((r) => setTimeout(() => r('timeout'), 40_000).unref());
-  if ((await Promise.race([w.exited, timeout])) === 'timeout') {
-    w.child.kill('SIGKILL');
-    await w.exited;
-    fail('the worker did not stop within 40 s of SIGTERM (killed)');
-  }
-}
+// The worker gives running activities its 20 s shutdown grace time.
+const stopWorkerProcess = (w: WorkerProcess): Promise<void> =>
+  stopChild(w.child, w.exited, 40_000, 'the worker');
 
 // ---------------------------------------------------------------------------------------------------------
 // Options
@@ -229,40 +226,18 @@ interface Options {
   doc: string | null;
 }
 
-function positiveInt(name: string, raw: string, min = 1): number {
-  // Accept 200_000 as well as 200000, as people copy numbers from the brief.
-  const n = Number(raw.replaceAll('_', ''));
-  if (!Number.isSafeInteger(n) || n < min) fail(`--${name} must be an integer >= ${min}, got "${raw}"`);
-  return n;
-}
-
-function parseFlags() {
-  try {
-    return parseArgs({
-      options: {
-        events: { type: 'string', default: '200000' },
-        rounds: { type: 'string', default: '2' },
-        'event-bytes': { type: 'string', default: '1024' },
-        'max-records': { type: 'string', default: '50000' },
-        timeout: { type: 'string', default: '900' },
-        profile: { type: 'boolean', default: false },
-        'worker-node-arg': { type: 'string', multiple: true, default: [] },
-        doc: { type: 'string', default: 'docs/benchmarks-pipeline.md' },
-        'no-doc': { type: 'boolean', default: false },
-      },
-      strict: true,
-      allowPositionals: false,
-    });
-  } catch (err) {
-    // parseArgs throws a plain TypeError for unknown flags; report it as a usage error, not a crash.
-    fail(
-      `${errorMessage(err)}; flags: --events --rounds --event-bytes --max-records --timeout --profile --worker-node-arg --doc --no-doc`,
-    );
-  }
-}
-
 function parseOptions(): Options {
-  const { values } = parseFlags();
+  const { values } = parseFlags({
+    events: { type: 'string', default: '200000' },
+    rounds: { type: 'string', default: '2' },
+    'event-bytes': { type: 'string', default: '1024' },
+    'max-records': { type: 'string', default: '50000' },
+    timeout: { type: 'string', default: '900' },
+    profile: { type: 'boolean', default: false },
+    'worker-node-arg': { type: 'string', multiple: true, default: [] },
+    doc: { type: 'string', default: 'docs/benchmarks-pipeline.md' },
+    'no-doc': { type: 'boolean', default: false },
+  });
   return {
     events: positiveInt('events', values.events),
     rounds: positiveInt('rounds', values.rounds),
@@ -278,25 +253,6 @@ function parseOptions(): Options {
 // ---------------------------------------------------------------------------------------------------------
 // Events
 
-interface OrderCreated {
-  order_id: string;
-  customer_id: string;
-  store_id: string;
-  items: { sku: string; quantity: number; unit_price_cents: number }[];
-  subtotal_cents: number;
-  currency: 'USD' | 'CAD' | 'EUR';
-  placed_at: string;
-  platform: 'ios' | 'android' | 'web';
-  delivery_address: { city: string; postal_code: string; lat: number; lng: number };
-}
-
-const CITIES = [
-  ['San Francisco', '94107', 37.77, -122.41],
-  ['Toronto', 'M5V 2T6', 43.65, -79.38],
-  ['Berlin', '10115', 52.52, 13.4],
-] as const;
-
-const pick = <T>(xs: readonly T[]): T => xs[Math.floor(Math.random() * xs.length)]!;
 const hex = (digits: number): string =>
   Array.from({ length: digits }, () => Math.floor(Math.random() * 16).toString(16)).join('');
 
@@ -305,23 +261,7 @@ const SKUS = Array.from({ length: 2000 }, () => `SKU-${hex(6).toUpperCase()}-${p
 
 /** An order whose JSON is about `bytes` long: the schema is closed, so the size comes from line items. */
 function orderEvent(bytes: number, now: number): OrderCreated {
-  const [city, postal, lat, lng] = pick(CITIES);
-  const order: OrderCreated = {
-    order_id: randomUUID(),
-    customer_id: `cus_${hex(16)}`,
-    store_id: `store_${1000 + Math.floor(Math.random() * 9000)}`,
-    items: [],
-    subtotal_cents: 0,
-    currency: pick(['USD', 'CAD', 'EUR'] as const),
-    placed_at: new Date(now - Math.floor(Math.random() * 60_000)).toISOString(),
-    platform: pick(['ios', 'android', 'web'] as const),
-    delivery_address: {
-      city,
-      postal_code: postal,
-      lat: lat + Math.random() / 10,
-      lng: lng + Math.random() / 10,
-    },
-  };
+  const order = orderWithoutItems(`cus_${hex(16)}`, now);
   // Count the length instead of serializing the order again per item; 6 bytes of room for the subtotal.
   let length = JSON.stringify(order).length + 6;
   while (order.items.length < 200) {
@@ -412,23 +352,9 @@ async function preload(config: Config, type: EventType, opts: Options): Promise<
 }
 
 // ---------------------------------------------------------------------------------------------------------
-// CPU and memory figures from /proc
+// CPU figures
 
-const CLOCK_TICKS = 100; // USER_HZ; 100 on every Linux build Node supports.
 type StackService = 'kafka' | 'temporal' | 's3' | 'sqs';
-
-/** CPU seconds (user + system, all threads) a process has used so far; NaN when it is gone. */
-function cpuSeconds(pid: number | undefined): number {
-  if (pid === undefined) return Number.NaN;
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    // Fields after the command name (which may contain spaces): utime is field 14, stime 15.
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS;
-  } catch {
-    return Number.NaN;
-  }
-}
 
 const THREAD_GROUPS = ['main', 'helpers', 'temporal', 'workflows'] as const;
 type ThreadGroup = (typeof THREAD_GROUPS)[number];
@@ -446,7 +372,6 @@ function threadSeconds(pid: number): Map<number, { group: ThreadGroup; seconds: 
     try {
       const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
       const comm = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
-      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
       // Thread names: Temporal's core runs on tokio threads, its workflow threads are named after their role.
       const group: ThreadGroup =
         tid === pid
@@ -456,7 +381,7 @@ function threadSeconds(pid: number): Map<number, { group: ThreadGroup; seconds: 
             : comm.startsWith('workflow')
               ? 'workflows'
               : 'helpers';
-      out.set(tid, { group, seconds: (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS });
+      out.set(tid, { group, seconds: statCpuSeconds(stat) });
     } catch {
       // The thread ended between the listing and the read.
     }
@@ -472,21 +397,6 @@ function threadGroupsSince(
   const out: Record<ThreadGroup, number> = { main: 0, helpers: 0, temporal: 0, workflows: 0 };
   for (const [tid, t] of b) out[t.group] += t.seconds - (a.get(tid)?.seconds ?? 0);
   return out;
-}
-
-function statusKb(pid: number, field: 'VmHWM' | 'VmRSS'): number {
-  const m = new RegExp(`^${field}:\\s+(\\d+) kB$`, 'm').exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-  if (!m) fail(`no ${field} in /proc/${pid}/status`);
-  return Number(m[1]);
-}
-
-/** Busy CPU seconds of the whole machine: every process, including anything else running on it. */
-function machineCpuSeconds(): number {
-  const line = readFileSync('/proc/stat', 'utf8').split('\n')[0] ?? '';
-  // cpu user nice system idle iowait irq softirq steal …: all but idle and iowait is busy.
-  const t = line.trim().split(/\s+/).slice(1).map(Number);
-  const at = (i: number): number => t[i] ?? 0;
-  return (at(0) + at(1) + at(2) + at(5) + at(6) + at(7)) / CLOCK_TICKS;
 }
 
 interface CpuSample {
@@ -784,44 +694,11 @@ async function runPipeline(
 // ---------------------------------------------------------------------------------------------------------
 // CPU profile summary
 
-interface CallFrame {
-  functionName: string;
-  url: string;
-  lineNumber: number;
-}
-
-interface CpuProfileNode {
-  id: number;
-  callFrame: CallFrame;
-  children?: number[];
-}
-
-interface CpuProfile {
-  nodes: CpuProfileNode[];
-  samples?: number[];
-  timeDeltas?: number[];
-}
-
-interface HotSpot {
-  name: string;
-  ms: number;
-  share: number;
-}
-
-interface ProfileSummary {
-  file: string;
-  busyMs: number;
-  functions: HotSpot[];
-  origins: HotSpot[];
-  /** Inclusive time of the pipeline's stages (a sample counts for every stage on its stack). */
-  stages: HotSpot[];
-}
-
 const isFn = (f: CallFrame, name: string, file: string): boolean =>
   f.functionName === name && f.url.endsWith(file);
 
 /** The stages of a segment, by a frame that is on the stack while each runs. */
-const STAGES: [string, (f: CallFrame) => boolean][] = [
+const STAGES: Stage[] = [
   [
     'Kafka fetch responses parsed (@platformatic/kafka, lz4 included)',
     (f) => f.functionName === 'parseResponse' && f.url.includes('@platformatic/kafka'),
@@ -852,83 +729,11 @@ const STAGES: [string, (f: CallFrame) => boolean][] = [
   ['Garbage collector', (f) => f.functionName === '(garbage collector)'],
 ];
 
-/** Where a function lives: a package, a Node built-in, WebAssembly, V8 itself, or a project file. */
-function origin(url: string): string {
-  if (url === '') return '(V8 / native)';
-  if (url.startsWith('wasm://')) return '(WebAssembly: parquet-wasm)';
-  if (url.startsWith('node:')) return url.split('/')[0]!;
-  const path = url.startsWith('file://') ? fileURLToPath(url) : url;
-  const m = /node_modules\/((?:@[^/]+\/)?[^/]+)/.exec(path);
-  return m ? m[1]! : relative(projectRoot(), path);
-}
-
-function summarizeProfile(file: string, top: number): ProfileSummary {
-  const profile = JSON.parse(readFileSync(file, 'utf8')) as CpuProfile;
-  const byId = new Map(profile.nodes.map((n) => [n.id, n]));
-  const parent = new Map<number, number>();
-  for (const n of profile.nodes) for (const c of n.children ?? []) parent.set(c, n.id);
-  const stages = new Map<string, number>();
-  const fn = new Map<string, number>();
-  const org = new Map<string, number>();
-  let busy = 0;
-  const deltas = profile.timeDeltas ?? [];
-  (profile.samples ?? []).forEach((id, i) => {
-    const node = byId.get(id);
-    const us = deltas[i] ?? 0;
-    if (!node || node.callFrame.functionName === '(idle)') return;
-    const stack: CallFrame[] = [];
-    for (let at: number | undefined = id; at !== undefined; at = parent.get(at)) {
-      const frame = byId.get(at)?.callFrame;
-      if (frame) stack.push(frame);
-    }
-    // The profiler's own stop call is no work of the pipeline.
-    if (stack.some((f) => f.url === 'node:inspector')) return;
-    busy += us;
-    const { functionName, url, lineNumber } = node.callFrame;
-    // tsx emits each TypeScript module on one line: only other files have useful line numbers.
-    const where = url ? (url.endsWith('.ts') ? origin(url) : `${origin(url)}:${lineNumber + 1}`) : '';
-    const name = `${functionName || '(anonymous)'}${where ? ` ${where}` : ''}`;
-    fn.set(name, (fn.get(name) ?? 0) + us);
-    const o = functionName.startsWith('(') ? functionName : origin(url);
-    org.set(o, (org.get(o) ?? 0) + us);
-    const on = new Set<string>();
-    for (const frame of stack) for (const [stage, test] of STAGES) if (test(frame)) on.add(stage);
-    for (const stage of on) stages.set(stage, (stages.get(stage) ?? 0) + us);
-  });
-  const rank = (m: Map<string, number>): HotSpot[] =>
-    [...m]
-      .sort((a, b) => b[1] - a[1])
-      .slice(0, top)
-      .map(([name, us]) => ({ name, ms: us / 1000, share: us / Math.max(1, busy) }));
-  const ms = (us: number): HotSpot['ms'] => us / 1000;
-  return {
-    file,
-    busyMs: ms(busy),
-    functions: rank(fn),
-    origins: rank(org),
-    stages: STAGES.map(([name]) => ({
-      name,
-      ms: ms(stages.get(name) ?? 0),
-      share: (stages.get(name) ?? 0) / Math.max(1, busy),
-    })),
-  };
-}
+// The origin the worker's profile gives WebAssembly frames.
+const WASM_ORIGIN = '(WebAssembly: parquet-wasm)';
 
 // ---------------------------------------------------------------------------------------------------------
 // Report
-
-function median(values: number[]): number {
-  const sorted = values.filter((v) => !Number.isNaN(v)).sort((a, b) => a - b);
-  const mid = Math.floor(sorted.length / 2);
-  if (sorted.length === 0) return Number.NaN;
-  return sorted.length % 2 === 1
-    ? (sorted[mid] ?? Number.NaN)
-    : ((sorted[mid - 1] ?? 0) + (sorted[mid] ?? 0)) / 2;
-}
-
-const int = (n: number): string => (Number.isNaN(n) ? '—' : Math.round(n).toLocaleString('en-US'));
-const dec = (digits: number) => (n: number) => (Number.isNaN(n) ? '—' : n.toFixed(digits));
-const mb = (bytes: number): string => dec(1)(bytes / 1e6);
 
 interface Round {
   order: ('read' | 'pipeline')[];
@@ -937,12 +742,7 @@ interface Round {
   pipeline: PipelineResult;
 }
 
-interface Env {
-  date: string;
-  node: string;
-  cpu: string;
-  nproc: number;
-  memGb: number;
+interface Env extends Machine {
   kafka: string;
   platformatic: string;
   temporal: string;
@@ -959,8 +759,6 @@ function summaryTable(rounds: Round[]): string {
   const pipes = rounds.map((r) => r.pipeline);
   const mp = (f: (p: PipelineResult) => number): number => median(pipes.map(f));
   const mr = (f: (r: ReadResult) => number): number => median(reads.map(f));
-  const ratio = (a: number, b: number): string =>
-    b > 0 && !Number.isNaN(a) ? `${(a / b).toFixed(2)}×` : '—';
   const rows: [string, string, string, string][] = [];
   const both = (
     label: string,
@@ -976,78 +774,33 @@ function summaryTable(rounds: Round[]): string {
   const one = (label: string, p: (x: PipelineResult) => number, f: (n: number) => string): void => {
     rows.push([label, f(mp(p)), '—', '—']);
   };
-  both(
-    'Events/s (wall clock)',
-    (p) => p.eventsPerSec,
-    (r) => r.eventsPerSec,
-    int,
-  );
-  both(
-    'Wall time (s)',
-    (p) => p.seconds,
-    (r) => r.seconds,
-    dec(2),
-  );
-  both(
-    'CPU seconds, worker / reader process¹',
-    (p) => p.workerCpuSeconds,
-    (r) => r.cpuSeconds,
-    dec(2),
-  );
-  both(
-    'Events per CPU second (per core)¹',
-    (p) => p.eventsPerCpuSecond,
-    (r) => r.eventsPerCpuSecond,
-    int,
-  );
-  both(
-    'CPU per event (µs)¹',
-    (p) => 1e6 / p.eventsPerCpuSecond,
-    (r) => 1e6 / r.eventsPerCpuSecond,
-    dec(1),
-  );
-  both(
-    'Worker / reader process CPU (cores)¹',
-    (p) => p.cpu.workerCores,
-    (r) => r.cpu.selfCores,
-    dec(2),
-    false,
-  );
-  both(
-    'Broker CPU (cores)',
-    (p) => p.cpu.stackCores.kafka,
-    (r) => r.cpu.stackCores.kafka,
-    dec(2),
-    false,
-  );
-  both(
-    'Temporal server CPU (cores)',
-    (p) => p.cpu.stackCores.temporal,
-    (r) => r.cpu.stackCores.temporal,
-    dec(2),
-    false,
-  );
-  both(
-    'S3 server CPU (cores)',
-    (p) => p.cpu.stackCores.s3,
-    (r) => r.cpu.stackCores.s3,
-    dec(2),
-    false,
-  );
-  both(
-    'SQS server CPU (cores)',
-    (p) => p.cpu.stackCores.sqs,
-    (r) => r.cpu.stackCores.sqs,
-    dec(2),
-    false,
-  );
-  both(
-    'Whole machine CPU busy (cores)²',
-    (p) => p.cpu.machineCores,
-    (r) => r.cpu.machineCores,
-    dec(2),
-    false,
-  );
+  // Pipeline and plain read side by side: label, the figure of each, its format, whether to give their ratio.
+  const pairs: [
+    string,
+    (x: PipelineResult) => number,
+    (x: ReadResult) => number,
+    (n: number) => string,
+    boolean?,
+  ][] = [
+    ['Events/s (wall clock)', (p) => p.eventsPerSec, (r) => r.eventsPerSec, int],
+    ['Wall time (s)', (p) => p.seconds, (r) => r.seconds, dec(2)],
+    ['CPU seconds, worker / reader process¹', (p) => p.workerCpuSeconds, (r) => r.cpuSeconds, dec(2)],
+    ['Events per CPU second (per core)¹', (p) => p.eventsPerCpuSecond, (r) => r.eventsPerCpuSecond, int],
+    ['CPU per event (µs)¹', (p) => 1e6 / p.eventsPerCpuSecond, (r) => 1e6 / r.eventsPerCpuSecond, dec(1)],
+    ['Worker / reader process CPU (cores)¹', (p) => p.cpu.workerCores, (r) => r.cpu.selfCores, dec(2), false],
+    ['Broker CPU (cores)', (p) => p.cpu.stackCores.kafka, (r) => r.cpu.stackCores.kafka, dec(2), false],
+    [
+      'Temporal server CPU (cores)',
+      (p) => p.cpu.stackCores.temporal,
+      (r) => r.cpu.stackCores.temporal,
+      dec(2),
+      false,
+    ],
+    ['S3 server CPU (cores)', (p) => p.cpu.stackCores.s3, (r) => r.cpu.stackCores.s3, dec(2), false],
+    ['SQS server CPU (cores)', (p) => p.cpu.stackCores.sqs, (r) => r.cpu.stackCores.sqs, dec(2), false],
+    ['Whole machine CPU busy (cores)²', (p) => p.cpu.machineCores, (r) => r.cpu.machineCores, dec(2), false],
+  ];
+  for (const [label, p, r, f, withRatio] of pairs) both(label, p, r, f, withRatio);
   for (const g of THREAD_GROUPS)
     one(`… worker CPU seconds in the ${THREAD_LABEL[g]}`, (p) => p.threads[g], dec(2));
   one('Bench process CPU while the pipeline ran (cores, offset polling)', (p) => p.cpu.selfCores, dec(2));
@@ -1069,29 +822,48 @@ function summaryTable(rounds: Round[]): string {
     '—',
     '—',
   ]);
-  return [
-    `| Median of ${rounds.length} rounds | Pipeline (Kafka → Parquet → S3) | Plain read (Kafka client alone) | pipeline / read |`,
-    '| --- | ---: | ---: | ---: |',
-    ...rows.map((r) => `| ${r.join(' | ')} |`),
-  ].join('\n');
+  return markdownTable(
+    [
+      `Median of ${rounds.length} rounds`,
+      'Pipeline (Kafka → Parquet → S3)',
+      'Plain read (Kafka client alone)',
+      'pipeline / read',
+    ],
+    'lrrr',
+    rows,
+  );
 }
 
 function roundsTable(rounds: Round[]): string {
-  const lines = [
-    '| Round | Order | Preload (s) | Pipeline events/s | Pipeline events per CPU s | Worker cores | Read events/s | Read events per CPU s | pipeline / read (events/s) | Objects | Parquet MB |',
-    '| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
-  ];
-  rounds.forEach((r, i) => {
-    const p = r.pipeline;
-    const rd = r.read;
-    lines.push(
-      `| ${i + 1} | ${r.order.join(' → ')} | ${dec(1)(r.preload.seconds)} | ${int(p.eventsPerSec)} | ` +
-        `${int(p.eventsPerCpuSecond)} | ${dec(2)(p.cpu.workerCores)} | ${rd ? int(rd.eventsPerSec) : '—'} | ` +
-        `${rd ? int(rd.eventsPerCpuSecond) : '—'} | ${rd ? `${(p.eventsPerSec / rd.eventsPerSec).toFixed(2)}×` : '—'} | ` +
-        `${p.objects} | ${dec(1)(p.parquetBytes / 1e6)} |`,
-    );
-  });
-  return lines.join('\n');
+  return markdownTable(
+    [
+      'Round',
+      'Order',
+      'Preload (s)',
+      'Pipeline events/s',
+      'Pipeline events per CPU s',
+      'Worker cores',
+      'Read events/s',
+      'Read events per CPU s',
+      'pipeline / read (events/s)',
+      'Objects',
+      'Parquet MB',
+    ],
+    'rlrrrrrrrrr',
+    rounds.map(({ order, preload: pre, pipeline: p, read: rd }, i) => [
+      String(i + 1),
+      order.join(' → '),
+      dec(1)(pre.seconds),
+      int(p.eventsPerSec),
+      int(p.eventsPerCpuSecond),
+      dec(2)(p.cpu.workerCores),
+      rd ? int(rd.eventsPerSec) : '—',
+      rd ? int(rd.eventsPerCpuSecond) : '—',
+      rd ? ratio(p.eventsPerSec, rd.eventsPerSec) : '—',
+      String(p.objects),
+      mb(p.parquetBytes),
+    ]),
+  );
 }
 
 function profileSection(env: Env): string {
@@ -1102,8 +874,6 @@ function profileSection(env: Env): string {
     );
   }
   const p = env.profiled.pipeline;
-  const rows = (hs: HotSpot[]): string[] =>
-    hs.map((h) => `| ${h.name.replaceAll('|', '\\|')} | ${dec(0)(h.ms)} | ${(h.share * 100).toFixed(1)}% |`);
   return [
     `One extra round (not counted above) with the worker's main thread — where the activities run — under the V8 CPU`,
     `profiler (the \`--cpu-prof\` sampler, 1 ms interval, started through \`node:inspector\` at the workflow start and stopped`,
@@ -1112,17 +882,11 @@ function profileSection(env: Env): string {
     `thread ${dec(2)(p.threads.main)} s. The main thread was sampled busy for ${dec(0)(env.profile.busyMs)} ms: wall-clock time, which includes time it`,
     `waited for a CPU while other processes ran, so shares are what matter below.`,
     '',
-    '| Stage (inclusive: the stage and everything it calls) | ms | share of busy time |',
-    '| --- | ---: | ---: |',
-    ...rows(env.profile.stages),
+    hotSpotTable('Stage (inclusive: the stage and everything it calls)', env.profile.stages),
     '',
-    '| Function (self time) | ms | share of busy time |',
-    '| --- | ---: | ---: |',
-    ...rows(env.profile.functions),
+    hotSpotTable('Function (self time)', env.profile.functions),
     '',
-    '| Where (self time) | ms | share of busy time |',
-    '| --- | ---: | ---: |',
-    ...rows(env.profile.origins),
+    hotSpotTable('Where (self time)', env.profile.origins),
   ].join('\n');
 }
 
@@ -1221,15 +985,6 @@ ${profileSection(env)}
 `;
 }
 
-function packageVersion(name: string): string {
-  const raw = readFileSync(join(projectRoot(), 'node_modules', name, 'package.json'), 'utf8');
-  const pkg: unknown = JSON.parse(raw);
-  if (typeof pkg === 'object' && pkg !== null && 'version' in pkg && typeof pkg.version === 'string') {
-    return pkg.version;
-  }
-  return 'unknown';
-}
-
 // ---------------------------------------------------------------------------------------------------------
 
 async function runRound(
@@ -1292,14 +1047,7 @@ async function main(): Promise<void> {
   const config = loadConfig();
   const probe = createAdmin(config, 'bench-pipeline-probe');
   try {
-    await Promise.race([
-      probe.listTopics(),
-      new Promise((_, reject) => setTimeout(() => reject(new Error('no answer in 15 s')), 15_000).unref()),
-    ]);
-  } catch (err) {
-    fail(
-      `cannot reach Kafka at ${config.kafka.brokers.join(', ')} (is the stack up? npm run stack:up): ${errorMessage(err)}`,
-    );
+    await reachKafka(config.kafka.brokers.join(', '), probe.listTopics(), 'listing the topics');
   } finally {
     await probe.close();
   }
@@ -1311,12 +1059,7 @@ async function main(): Promise<void> {
   }
   const client = new Client({ connection, namespace: config.temporal.namespace });
 
-  // Other programs running on the machine skew every figure: measure what is going on before we start.
-  const busy0 = machineCpuSeconds();
-  await sleep(2000);
-  const busyBefore = (machineCpuSeconds() - busy0) / 2;
-  console.log(`machine busy before the run: ${dec(2)(busyBefore)} of ${cpus().length} cores`);
-  if (busyBefore > 0.3) console.warn('warning: the machine is not idle; the figures will be noisy');
+  const busyBefore = await busyBeforeStart();
 
   try {
     const rounds: Round[] = [];
@@ -1335,17 +1078,13 @@ async function main(): Promise<void> {
       const file = join(tmpdir(), `sluice-bench-pipeline-${Date.now()}.cpuprofile`);
       console.log('profiled round (not counted):');
       profiled = (await runRound(config, client, opts, ['pipeline'], file)).round;
-      profile = summarizeProfile(file, 25);
+      profile = summarizeProfile(file, 25, { stages: STAGES, wasm: WASM_ORIGIN });
       console.log(`worker CPU profile: ${file}`);
     }
     if (!type) fail('no round ran');
 
     const env: Env = {
-      date: new Date().toISOString(),
-      node: process.version,
-      cpu: cpus()[0]?.model.trim() ?? 'unknown CPU',
-      nproc: cpus().length,
-      memGb: totalmem() / 1024 ** 3,
+      ...machine(),
       kafka: (await import('../ops/services/kafka.js')).KAFKA_VERSION,
       platformatic: packageVersion('@platformatic/kafka'),
       temporal: packageVersion('@temporalio/worker'),
@@ -1366,29 +1105,13 @@ async function main(): Promise<void> {
     );
     if (profile) {
       console.log(`\nworker main thread CPU profile (${dec(0)(profile.busyMs)} ms busy), top self time:`);
-      for (const h of profile.functions)
-        console.log(
-          `  ${(h.share * 100).toFixed(1).padStart(5)}%  ${dec(0)(h.ms).padStart(7)} ms  ${h.name}`,
-        );
+      printHotSpots(profile.functions);
       console.log('stages (inclusive):');
-      for (const h of profile.stages)
-        console.log(
-          `  ${(h.share * 100).toFixed(1).padStart(5)}%  ${dec(0)(h.ms).padStart(7)} ms  ${h.name}`,
-        );
+      printHotSpots(profile.stages);
       console.log('by origin:');
-      for (const h of profile.origins)
-        console.log(
-          `  ${(h.share * 100).toFixed(1).padStart(5)}%  ${dec(0)(h.ms).padStart(7)} ms  ${h.name}`,
-        );
+      printHotSpots(profile.origins);
     }
-    if (opts.doc) {
-      const { format, resolveConfig } = await import('prettier');
-      const path = isAbsolute(opts.doc) ? opts.doc : join(projectRoot(), opts.doc);
-      // Formatted with the repo's Prettier config so `npm run lint` (prettier --check .) stays green.
-      const prettierOptions = (await resolveConfig(path)) ?? {};
-      writeFileSync(path, await format(renderDoc(opts, env, rounds), { ...prettierOptions, filepath: path }));
-      console.log(`wrote ${path}`);
-    }
+    if (opts.doc) await writeDoc(opts.doc, renderDoc(opts, env, rounds));
   } finally {
     await connection.close();
   }
@@ -1406,13 +1129,5 @@ if (childCatalog && childQueue) {
     process.exit(1);
   }
 } else {
-  try {
-    await main();
-    // Exit explicitly: a client that keeps a socket or timer alive must not hang the bench.
-    process.exit(process.exitCode ?? 0);
-  } catch (err) {
-    console.error(`bench:pipeline FAILED: ${errorMessage(err)}`);
-    if (!(err instanceof BenchError) && err instanceof Error && err.stack) console.error(err.stack);
-    process.exit(1);
-  }
+  await runMain('bench:pipeline', main);
 }

@@ -9,7 +9,7 @@
 //        [--open-seconds 8] [--events 100] [--event-bytes 1024] [--profile] [--proxy-node-arg=--flag …]
 //        [--doc path | --no-doc]
 import { spawn, type ChildProcess } from 'node:child_process';
-import { randomBytes, randomUUID } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import {
   copyFileSync,
   existsSync,
@@ -20,12 +20,11 @@ import {
   writeFileSync,
 } from 'node:fs';
 import { Agent, request as httpRequest } from 'node:http';
-import { cpus, tmpdir, totalmem } from 'node:os';
-import { isAbsolute, join, relative, resolve } from 'node:path';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
-import { parseArgs } from 'node:util';
 import type { Producer } from '@platformatic/kafka';
 import type { Result as AutocannonResult } from 'autocannon';
 import { loadConfig, parseConfig, type Config } from '../lib/config.js';
@@ -36,6 +35,37 @@ import { stackPaths } from '../ops/services/service.js';
 import { runningPid } from '../ops/supervisor.js';
 import { partitionForKey } from '../proxy/partitioner.js';
 import { loadCatalog, type EventType } from '../schemas/catalog.js';
+import {
+  busyBeforeStart,
+  cpuSeconds,
+  dec,
+  errorMessage,
+  fail,
+  hotSpotTable,
+  int,
+  machine,
+  machineCpuSeconds,
+  markdownTable,
+  median,
+  onShutdown,
+  orderWithoutItems,
+  packageVersion,
+  parseFlags,
+  pick,
+  positiveInt,
+  printHotSpots,
+  ratio,
+  reachKafka,
+  runMain,
+  sleep,
+  statusKb,
+  stopChild,
+  summarizeProfile,
+  writeDoc,
+  type Machine,
+  type OrderCreated,
+  type ProfileSummary,
+} from './common.js';
 
 // Set only in the proxy process this bench starts (see startProxyProcess).
 const CHILD_CATALOG_ENV = 'SLUICE_BENCH_PROXY_CATALOG';
@@ -44,22 +74,6 @@ const REQUEST_TIMEOUT_MS = 30_000;
 // Distinct request bodies cycled by the load generators, so keys (and partitions) vary like real traffic.
 const BODY_POOL = 64;
 
-class BenchError extends Error {}
-
-function fail(message: string): never {
-  throw new BenchError(message);
-}
-
-function errorMessage(err: unknown): string {
-  if (err instanceof Error) {
-    // @platformatic/kafka wraps the broker's answer; the inner errors carry the useful part.
-    const inner = (err as Error & { errors?: unknown }).errors;
-    const details = Array.isArray(inner) ? inner.map((e) => errorMessage(e)).join('; ') : '';
-    return details ? `${err.message} (${details})` : err.message;
-  }
-  return String(err);
-}
-
 // ---------------------------------------------------------------------------------------------------------
 // The proxy process
 
@@ -67,10 +81,7 @@ function errorMessage(err: unknown): string {
 async function serveProxy(catalogDir: string): Promise<void> {
   const { startProxy } = await import('../proxy/server.js');
   const proxy = await startProxy(loadConfig(), loadCatalog(catalogDir));
-  let stopping = false;
-  const shutdown = (): void => {
-    if (stopping) return;
-    stopping = true;
+  onShutdown(() => {
     // process.exit (not a natural end) also makes --cpu-prof write its profile.
     proxy.stop().then(
       () => process.exit(0),
@@ -79,12 +90,7 @@ async function serveProxy(catalogDir: string): Promise<void> {
         process.exit(1);
       },
     );
-  };
-  process.once('SIGTERM', shutdown);
-  process.once('SIGINT', shutdown);
-  // The bench holds our stdin open: if it dies without stopping us, do not linger as an orphan.
-  process.stdin.once('end', shutdown);
-  process.stdin.resume();
+  });
 }
 
 // ---------------------------------------------------------------------------------------------------------
@@ -106,42 +112,21 @@ interface Options {
   doc: string | null;
 }
 
-function positiveInt(name: string, raw: string, min = 1): number {
-  const n = Number(raw.replaceAll('_', ''));
-  if (!Number.isSafeInteger(n) || n < min) fail(`--${name} must be an integer >= ${min}, got "${raw}"`);
-  return n;
-}
-
-function parseFlags() {
-  try {
-    return parseArgs({
-      options: {
-        seconds: { type: 'string', default: '10' },
-        warmup: { type: 'string', default: '2' },
-        'open-seconds': { type: 'string', default: '8' },
-        rounds: { type: 'string', default: '3' },
-        connections: { type: 'string', default: '16' },
-        rate: { type: 'string', default: '10000,20000' },
-        events: { type: 'string', default: '100' },
-        'event-bytes': { type: 'string', default: '1024' },
-        profile: { type: 'boolean', default: false },
-        'proxy-node-arg': { type: 'string', multiple: true, default: [] },
-        doc: { type: 'string', default: 'docs/benchmarks-proxy.md' },
-        'no-doc': { type: 'boolean', default: false },
-      },
-      strict: true,
-      allowPositionals: false,
-    });
-  } catch (err) {
-    // parseArgs throws a plain TypeError for unknown flags; report it as a usage error, not a crash.
-    fail(
-      `${errorMessage(err)}; flags: --seconds --warmup --open-seconds --rounds --connections --rate --events --event-bytes --profile --proxy-node-arg --doc --no-doc`,
-    );
-  }
-}
-
 function parseOptions(): Options {
-  const { values } = parseFlags();
+  const { values } = parseFlags({
+    seconds: { type: 'string', default: '10' },
+    warmup: { type: 'string', default: '2' },
+    'open-seconds': { type: 'string', default: '8' },
+    rounds: { type: 'string', default: '3' },
+    connections: { type: 'string', default: '16' },
+    rate: { type: 'string', default: '10000,20000' },
+    events: { type: 'string', default: '100' },
+    'event-bytes': { type: 'string', default: '1024' },
+    profile: { type: 'boolean', default: false },
+    'proxy-node-arg': { type: 'string', multiple: true, default: [] },
+    doc: { type: 'string', default: 'docs/benchmarks-proxy.md' },
+    'no-doc': { type: 'boolean', default: false },
+  });
   const opts: Options = {
     seconds: positiveInt('seconds', values.seconds),
     warmup: positiveInt('warmup', values.warmup, 0),
@@ -163,45 +148,9 @@ function parseOptions(): Options {
 // ---------------------------------------------------------------------------------------------------------
 // Events
 
-interface OrderCreated {
-  order_id: string;
-  customer_id: string;
-  store_id: string;
-  items: { sku: string; quantity: number; unit_price_cents: number }[];
-  subtotal_cents: number;
-  currency: 'USD' | 'CAD' | 'EUR';
-  placed_at: string;
-  platform: 'ios' | 'android' | 'web';
-  delivery_address: { city: string; postal_code: string; lat: number; lng: number };
-}
-
-const CITIES = [
-  ['San Francisco', '94107', 37.77, -122.41],
-  ['Toronto', 'M5V 2T6', 43.65, -79.38],
-  ['Berlin', '10115', 52.52, 13.4],
-] as const;
-
-const pick = <T>(xs: readonly T[]): T => xs[Math.floor(Math.random() * xs.length)]!;
-
 /** An order whose JSON is about `bytes` long: the schema is closed, so the size comes from line items. */
 function orderEvent(bytes: number): OrderCreated {
-  const [city, postal, lat, lng] = pick(CITIES);
-  const order: OrderCreated = {
-    order_id: randomUUID(),
-    customer_id: `cus_${randomBytes(8).toString('hex')}`,
-    store_id: `store_${1000 + Math.floor(Math.random() * 9000)}`,
-    items: [],
-    subtotal_cents: 0,
-    currency: pick(['USD', 'CAD', 'EUR'] as const),
-    placed_at: new Date(Date.now() - Math.floor(Math.random() * 60_000)).toISOString(),
-    platform: pick(['ios', 'android', 'web'] as const),
-    delivery_address: {
-      city,
-      postal_code: postal,
-      lat: lat + Math.random() / 10,
-      lng: lng + Math.random() / 10,
-    },
-  };
+  const order = orderWithoutItems(`cus_${randomBytes(8).toString('hex')}`, Date.now());
   for (;;) {
     const item = {
       sku: `SKU-${randomBytes(3).toString('hex').toUpperCase()}-${pick(['S', 'M', 'L', 'XL'])}`,
@@ -244,32 +193,7 @@ function buildWorkload(type: EventType, opts: Options): Workload {
 }
 
 // ---------------------------------------------------------------------------------------------------------
-// CPU and memory figures from /proc
-
-const CLOCK_TICKS = 100; // USER_HZ; 100 on every Linux build Node supports.
-
-/** CPU seconds (user + system) a process has used so far. */
-function cpuSeconds(pid: number): number {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  // Fields after the command name (which may contain spaces): state is field 3, utime 14, stime 15.
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS;
-}
-
-function statusKb(pid: number, field: 'VmHWM' | 'VmRSS'): number {
-  const m = new RegExp(`^${field}:\\s+(\\d+) kB$`, 'm').exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-  if (!m) fail(`no ${field} in /proc/${pid}/status`);
-  return Number(m[1]);
-}
-
-/** Busy CPU seconds of the whole machine: every process, including anything else running on it. */
-function machineCpuSeconds(): number {
-  const line = readFileSync('/proc/stat', 'utf8').split('\n')[0] ?? '';
-  // cpu user nice system idle iowait irq softirq steal …: all but idle and iowait is busy.
-  const t = line.trim().split(/\s+/).slice(1).map(Number);
-  const at = (i: number): number => t[i] ?? 0;
-  return (at(0) + at(1) + at(2) + at(5) + at(6) + at(7)) / CLOCK_TICKS;
-}
+// CPU figures
 
 interface CpuSample {
   at: number;
@@ -304,7 +228,7 @@ class CpuMeter {
       at: performance.now(),
       proxy: cpuSeconds(this.proxyPid),
       self: (u.user + u.system) / 1e6,
-      broker: this.brokerPid === undefined ? Number.NaN : cpuSeconds(this.brokerPid),
+      broker: cpuSeconds(this.brokerPid),
       machine: machineCpuSeconds(),
     };
   }
@@ -410,22 +334,14 @@ async function startProxyProcess(
     } catch (err) {
       last = errorMessage(err);
     }
-    await new Promise((r) => setTimeout(r, 200));
+    await sleep(200);
   }
   child.kill('SIGKILL');
   fail(`the proxy was not ready after ${READY_TIMEOUT_MS} ms: ${last}`);
 }
 
-async function stopProxyProcess(p: ProxyProcess): Promise<void> {
-  if (p.child.exitCode !== null || p.child.signalCode !== null) return;
-  p.child.kill('SIGTERM');
-  const timeout = new Promise<'timeout'>((r) => setTimeout(() => r('timeout'), 20_000).unref());
-  if ((await Promise.race([p.exited, timeout])) === 'timeout') {
-    p.child.kill('SIGKILL');
-    await p.exited;
-    fail('the proxy did not stop within 20 s of SIGTERM (killed)');
-  }
-}
+const stopProxyProcess = (p: ProxyProcess): Promise<void> =>
+  stopChild(p.child, p.exited, 20_000, 'the proxy');
 
 /** Records per produce batch (sum, count) from the proxy's own histogram: how much the accumulator merges. */
 async function batchStats(url: string): Promise<{ sum: number; count: number }> {
@@ -729,77 +645,7 @@ async function rawClosedLoop(
 }
 
 // ---------------------------------------------------------------------------------------------------------
-// CPU profile summary
-
-interface CpuProfileNode {
-  id: number;
-  callFrame: { functionName: string; url: string; lineNumber: number };
-}
-
-interface CpuProfile {
-  nodes: CpuProfileNode[];
-  samples?: number[];
-  timeDeltas?: number[];
-}
-
-interface HotSpot {
-  name: string;
-  ms: number;
-  share: number;
-}
-
-/** Where a function lives: a package, a Node built-in, V8 itself, or a project file. */
-function origin(url: string): string {
-  if (url === '') return '(V8 / native)';
-  if (url.startsWith('node:')) return url.split('/')[0]!;
-  const path = url.startsWith('file://') ? fileURLToPath(url) : url;
-  const m = /node_modules\/((?:@[^/]+\/)?[^/]+)/.exec(path);
-  return m ? m[1]! : relative(projectRoot(), path);
-}
-
-function summarizeProfile(file: string, top: number): { functions: HotSpot[]; origins: HotSpot[] } {
-  const profile = JSON.parse(readFileSync(file, 'utf8')) as CpuProfile;
-  const byId = new Map(profile.nodes.map((n) => [n.id, n]));
-  const fn = new Map<string, number>();
-  const org = new Map<string, number>();
-  let busy = 0;
-  const samples = profile.samples ?? [];
-  const deltas = profile.timeDeltas ?? [];
-  samples.forEach((id, i) => {
-    const node = byId.get(id);
-    const us = deltas[i] ?? 0;
-    if (!node || node.callFrame.functionName === '(idle)') return;
-    busy += us;
-    const { functionName, url, lineNumber } = node.callFrame;
-    // tsx emits each TypeScript module on one line: only other files have useful line numbers.
-    const where = url ? (url.endsWith('.ts') ? origin(url) : `${origin(url)}:${lineNumber + 1}`) : '';
-    const name = `${functionName || '(anonymous)'}${where ? ` ${where}` : ''}`;
-    fn.set(name, (fn.get(name) ?? 0) + us);
-    const o = functionName.startsWith('(') ? functionName : origin(url);
-    org.set(o, (org.get(o) ?? 0) + us);
-  });
-  const rank = (m: Map<string, number>): HotSpot[] =>
-    [...m]
-      .sort((a, b) => b[1] - a[1])
-      .slice(0, top)
-      .map(([name, us]) => ({ name, ms: us / 1000, share: us / Math.max(1, busy) }));
-  return { functions: rank(fn), origins: rank(org) };
-}
-
-// ---------------------------------------------------------------------------------------------------------
 // Report
-
-function median(values: number[]): number {
-  const sorted = values.filter((v) => !Number.isNaN(v)).sort((a, b) => a - b);
-  const mid = Math.floor(sorted.length / 2);
-  if (sorted.length === 0) return Number.NaN;
-  return sorted.length % 2 === 1
-    ? (sorted[mid] ?? Number.NaN)
-    : ((sorted[mid - 1] ?? 0) + (sorted[mid] ?? 0)) / 2;
-}
-
-const int = (n: number): string => (Number.isNaN(n) ? '—' : Math.round(n).toLocaleString('en-US'));
-const dec = (digits: number) => (n: number) => (Number.isNaN(n) ? '—' : n.toFixed(digits));
 
 interface Results {
   proxy: ClosedLoopResult[];
@@ -808,12 +654,7 @@ interface Results {
   raw: ClosedLoopResult[];
 }
 
-interface Env {
-  date: string;
-  node: string;
-  cpu: string;
-  nproc: number;
-  memGb: number;
+interface Env extends Machine {
   kafka: string;
   platformatic: string;
   autocannon: string;
@@ -824,7 +665,7 @@ interface Env {
   proxyWallSeconds: number;
   /** Cores the machine was busy with before the bench started anything. */
   busyBefore: number;
-  profile: { functions: HotSpot[]; origins: HotSpot[] } | null;
+  profile: ProfileSummary | null;
 }
 
 const TARGET_RATIO = 0.8;
@@ -835,8 +676,6 @@ function ratioOf(results: Results): number {
 
 function summaryTable(results: Results, env: Env, opts: Options): string {
   const m = <T>(xs: T[], pick: (x: T) => number): number => median(xs.map(pick));
-  const ratio = (a: number, b: number): string =>
-    b > 0 && !Number.isNaN(a) ? `${(a / b).toFixed(2)}×` : '—';
   const rows: [string, string, string, string][] = [];
   const both = (
     label: string,
@@ -881,30 +720,48 @@ function summaryTable(results: Results, env: Env, opts: Options): string {
   });
   rows.push(['Proxy peak RSS, whole run (VmHWM, MB)', dec(0)(env.proxyPeakRssMb), '—', '—']);
   rows.push(['Proxy CPU seconds, whole run', dec(1)(env.proxyCpuSeconds), '—', '—']);
-  const lines = [
-    `| Median of ${results.proxy.length} rounds | Proxy (HTTP, validated) | Raw @platformatic/kafka | proxy / raw |`,
-    '| --- | ---: | ---: | ---: |',
-    ...rows.map((r) => `| ${r.join(' | ')} |`),
-  ];
-  return lines.join('\n');
+  return markdownTable(
+    [
+      `Median of ${results.proxy.length} rounds`,
+      'Proxy (HTTP, validated)',
+      'Raw @platformatic/kafka',
+      'proxy / raw',
+    ],
+    'lrrr',
+    rows,
+  );
 }
 
 function roundsTable(results: Results, opts: Options): string {
-  const openHeads = opts.rates.map((r) => `Open loop ${int(r)}/s p50 / p99 (ms)`);
-  const lines = [
-    `| Round | Proxy events/s | Proxy p50 / p99 (ms) | Raw events/s | Raw p50 / p99 (ms) | proxy / raw | ${openHeads.join(' | ')} |`,
-    `| ---: | ---: | ---: | ---: | ---: | ---: | ${opts.rates.map(() => '---:').join(' | ')} |`,
-  ];
-  results.proxy.forEach((p, i) => {
+  const rows = results.proxy.flatMap((p, i) => {
     const r = results.raw[i];
-    if (!r) return;
+    if (!r) return [];
     const open = (results.open[i] ?? []).map((o) => `${dec(1)(o.p50)} / ${dec(1)(o.p99)}`);
-    lines.push(
-      `| ${i + 1} | ${int(p.eventsPerSec)} | ${dec(1)(p.p50)} / ${dec(1)(p.p99)} | ${int(r.eventsPerSec)} | ` +
-        `${dec(1)(r.p50)} / ${dec(1)(r.p99)} | ${(p.eventsPerSec / r.eventsPerSec).toFixed(2)}× | ${open.join(' | ')} |`,
-    );
+    return [
+      [
+        String(i + 1),
+        int(p.eventsPerSec),
+        `${dec(1)(p.p50)} / ${dec(1)(p.p99)}`,
+        int(r.eventsPerSec),
+        `${dec(1)(r.p50)} / ${dec(1)(r.p99)}`,
+        ratio(p.eventsPerSec, r.eventsPerSec),
+        ...open,
+      ],
+    ];
   });
-  return lines.join('\n');
+  return markdownTable(
+    [
+      'Round',
+      'Proxy events/s',
+      'Proxy p50 / p99 (ms)',
+      'Raw events/s',
+      'Raw p50 / p99 (ms)',
+      'proxy / raw',
+      ...opts.rates.map((r) => `Open loop ${int(r)}/s p50 / p99 (ms)`),
+    ],
+    'r'.repeat(6 + opts.rates.length),
+    rows,
+  );
 }
 
 function profileSection(env: Env): string {
@@ -914,34 +771,24 @@ function profileSection(env: Env): string {
       'and adds its top self-time functions here (the profiler costs some throughput).'
     );
   }
-  const fnRows = env.profile.functions.map(
-    (h) => `| ${h.name.replaceAll('|', '\\|')} | ${dec(0)(h.ms)} | ${(h.share * 100).toFixed(1)}% |`,
-  );
-  const orgRows = env.profile.origins.map(
-    (h) => `| ${h.name.replaceAll('|', '\\|')} | ${dec(0)(h.ms)} | ${(h.share * 100).toFixed(1)}% |`,
-  );
   return [
     'Proxy process under `node --cpu-prof` for the whole run (start-up included; idle time excluded).',
     '',
-    '| Function (self time) | ms | share of busy time |',
-    '| --- | ---: | ---: |',
-    ...fnRows,
+    hotSpotTable('Function (self time)', env.profile.functions),
     '',
-    '| Where (self time) | ms | share of busy time |',
-    '| --- | ---: | ---: |',
-    ...orgRows,
+    hotSpotTable('Where (self time)', env.profile.origins),
   ].join('\n');
 }
 
 function renderDoc(opts: Options, env: Env, results: Results): string {
   const p = env.config.proxy;
-  const ratio = ratioOf(results);
+  const speed = ratioOf(results);
   const perCpu =
     median(results.raw.map((r) => r.cpuPer100k)) / median(results.proxy.map((r) => r.cpuPer100k));
   const verdict =
-    (ratio >= TARGET_RATIO
-      ? `**met** (${ratio.toFixed(2)}×)`
-      : `**not met**: ${ratio.toFixed(2)}× of the raw client's events/s`) +
+    (speed >= TARGET_RATIO
+      ? `**met** (${speed.toFixed(2)}×)`
+      : `**not met**: ${speed.toFixed(2)}× of the raw client's events/s`) +
     `; per CPU second the proxy moves ${perCpu.toFixed(2)}× the events of the raw client`;
   return `# Proxy benchmark: HTTP ingest proxy vs the raw Kafka client
 
@@ -1012,15 +859,6 @@ ${profileSection(env)}
 `;
 }
 
-function packageVersion(name: string): string {
-  const raw = readFileSync(join(projectRoot(), 'node_modules', name, 'package.json'), 'utf8');
-  const pkg: unknown = JSON.parse(raw);
-  if (typeof pkg === 'object' && pkg !== null && 'version' in pkg && typeof pkg.version === 'string') {
-    return pkg.version;
-  }
-  return 'unknown';
-}
-
 // ---------------------------------------------------------------------------------------------------------
 
 /** Records in the topic (sum of the partitions' end offsets); the isolated topics start empty. */
@@ -1046,27 +884,14 @@ async function main(): Promise<void> {
   const baseConfig = loadConfig();
   const probe = createAdmin(baseConfig, 'bench-proxy-probe');
   try {
-    await Promise.race([
-      probe.listTopics(),
-      new Promise((_, reject) => setTimeout(() => reject(new Error('no answer in 15 s')), 15_000).unref()),
-    ]);
-  } catch (err) {
-    fail(
-      `cannot reach Kafka at ${baseConfig.kafka.brokers.join(', ')} (is the stack up? npm run stack:up): ${errorMessage(err)}`,
-    );
+    await reachKafka(baseConfig.kafka.brokers.join(', '), probe.listTopics(), 'listing the topics');
   } finally {
     await probe.close();
   }
 
-  // Other programs running on the machine skew every figure: measure what is going on before we start.
-  const busy0 = machineCpuSeconds();
-  await new Promise((r) => setTimeout(r, 2000));
-  const busyBefore = (machineCpuSeconds() - busy0) / 2;
-  console.log(`machine busy before the run: ${dec(2)(busyBefore)} of ${cpus().length} cores`);
-  if (busyBefore > 0.3) console.warn('warning: the machine is not idle; the figures will be noisy');
+  const busyBefore = await busyBeforeStart();
 
   const { isolatedCatalog } = await import('../test/helpers/catalog.js');
-  const { format, resolveConfig } = await import('prettier');
   const work = mkdtempSync(join(tmpdir(), 'sluice-bench-proxy-'));
   const profileDir = opts.profile ? join(work, 'profile') : null;
   const iso = await isolatedCatalog(baseConfig);
@@ -1180,11 +1005,7 @@ async function main(): Promise<void> {
     }
 
     const env: Env = {
-      date: new Date().toISOString(),
-      node: process.version,
-      cpu: cpus()[0]?.model.trim() ?? 'unknown CPU',
-      nproc: cpus().length,
-      memGb: totalmem() / 1024 ** 3,
+      ...machine(),
       kafka: (await import('../ops/services/kafka.js')).KAFKA_VERSION,
       platformatic: packageVersion('@platformatic/kafka'),
       autocannon: packageVersion('autocannon'),
@@ -1196,34 +1017,19 @@ async function main(): Promise<void> {
       busyBefore,
       profile,
     };
-    const ratio = ratioOf(results);
+    const speed = ratioOf(results);
     console.log(`\n${summaryTable(results, env, opts)}\n`);
     console.log(
-      `proxy / raw events/s: ${ratio.toFixed(2)}× (target ≥ ${TARGET_RATIO}×: ${ratio >= TARGET_RATIO ? 'met' : 'NOT met'}); ` +
+      `proxy / raw events/s: ${speed.toFixed(2)}× (target ≥ ${TARGET_RATIO}×: ${speed >= TARGET_RATIO ? 'met' : 'NOT met'}); ` +
         `events per CPU second: ${(median(results.raw.map((r) => r.cpuPer100k)) / median(results.proxy.map((r) => r.cpuPer100k))).toFixed(2)}×`,
     );
     if (profile) {
       console.log('\nproxy CPU profile, top self time:');
-      for (const h of profile.functions)
-        console.log(
-          `  ${(h.share * 100).toFixed(1).padStart(5)}%  ${dec(0)(h.ms).padStart(7)} ms  ${h.name}`,
-        );
+      printHotSpots(profile.functions);
       console.log('by origin:');
-      for (const h of profile.origins)
-        console.log(
-          `  ${(h.share * 100).toFixed(1).padStart(5)}%  ${dec(0)(h.ms).padStart(7)} ms  ${h.name}`,
-        );
+      printHotSpots(profile.origins);
     }
-    if (opts.doc) {
-      const path = isAbsolute(opts.doc) ? opts.doc : join(projectRoot(), opts.doc);
-      // Formatted with the repo's Prettier config so `npm run lint` (prettier --check .) stays green.
-      const prettierOptions = (await resolveConfig(path)) ?? {};
-      writeFileSync(
-        path,
-        await format(renderDoc(opts, env, results), { ...prettierOptions, filepath: path }),
-      );
-      console.log(`wrote ${path}`);
-    }
+    if (opts.doc) await writeDoc(opts.doc, renderDoc(opts, env, results));
   } catch (err) {
     failed = true;
     throw err;
@@ -1250,13 +1056,5 @@ if (childCatalog) {
     process.exit(1);
   }
 } else {
-  try {
-    await main();
-    // Exit explicitly: a client that keeps a socket or timer alive must not hang the bench.
-    process.exit(process.exitCode ?? 0);
-  } catch (err) {
-    console.error(`bench:proxy FAILED: ${errorMessage(err)}`);
-    if (!(err instanceof BenchError) && err instanceof Error && err.stack) console.error(err.stack);
-    process.exit(1);
-  }
+  await runMain('bench:proxy', main);
 }
