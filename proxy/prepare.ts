@@ -5,17 +5,13 @@ import { buildEnvelope, checkExtensionName, EnvelopeError, envelopeHeaders } fro
 import type { ErrorCode } from '../lib/errors.js';
 import type { Catalog, EventType } from '../schemas/catalog.js';
 import type { FieldError, EventValidator } from '../schemas/validator.js';
+import type { ProduceRecord } from './accumulator.js';
 import type { BodyFormat, ParsedItem } from './parse-body.js';
 
-export interface OutRecord {
+/** A record and the Kafka cluster it goes to. `partition` and `timestamp` are only set by the
+ * Confluent REST endpoints, which are synchronous: the spool does not keep them. */
+export interface OutRecord extends ProduceRecord {
   cluster: string;
-  topic: string;
-  key: Buffer | null;
-  value: Buffer;
-  headers: Record<string, string>;
-  /** Only set by the Confluent REST endpoints (synchronous only: the spool does not keep them). */
-  partition?: number;
-  timestamp?: bigint;
 }
 
 export interface AcceptedEvent {
