@@ -73,6 +73,12 @@ export const errorCatalogue = {
     status: 503,
     summary: 'The async spool is full; nothing was accepted, retry after `Retry-After`.',
   },
+  SPOOL_UNAVAILABLE: {
+    retriable: true,
+    status: 503,
+    summary:
+      'The async spool could not be written (disk error); nothing was accepted, retry after `Retry-After`.',
+  },
   NOT_READY: { retriable: true, status: 503, summary: 'The proxy is starting or shutting down.' },
   REQUEST_TIMEOUT: {
     retriable: true,

@@ -82,6 +82,8 @@ export async function createProxyContext(
     metrics.spoolRecords.set(records);
   };
 
+  const logSpoolFailure = (err: unknown): void => logger.error({ err }, 'spool append failed');
+
   const byCluster = (records: OutRecord[]): Map<string, number[]> => {
     const groups = new Map<string, number[]>();
     records.forEach((r, i) => {
@@ -139,7 +141,14 @@ export async function createProxyContext(
       } catch (err) {
         if (err instanceof SpoolFullError)
           throw new HttpError('SPOOL_FULL', err.message, undefined, RETRY_AFTER_S);
-        throw err;
+        // A disk error is the server's trouble, not a bug in the request: 503 so clients retry.
+        logSpoolFailure(err);
+        throw new HttpError(
+          'SPOOL_UNAVAILABLE',
+          `the spool could not be written: ${err instanceof Error ? err.message : String(err)}`,
+          undefined,
+          RETRY_AFTER_S,
+        );
       } finally {
         updateSpoolGauges();
       }
