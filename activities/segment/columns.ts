@@ -165,19 +165,72 @@ class Utf8Builder implements Builder {
 const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
 const TWO_POW_32 = 2 ** 32;
 
-/** Int64 and µs timestamps. Also takes bigint values (the envelope's offsets and times). */
-class Int64Builder implements Builder {
-  private data = new BigInt64Array(256);
-  private words = new Uint32Array(this.data.buffer);
-  private valid = new Validity();
+/**
+ * Builders whose values sit in one typed array: they share growth, validity, truncation and the
+ * hand-over of the buffer in finish(); subclasses only say how to read a JSON value.
+ */
+abstract class FixedWidthBuilder<A extends Typed> implements Builder {
+  protected data: A;
+  protected valid = new Validity();
 
   constructor(
-    private readonly timestamp: boolean,
-    private readonly make: Make<BigInt64Array>,
-  ) {}
+    private readonly alloc: (n: number) => A,
+    private readonly make: Make<A>,
+  ) {
+    this.data = alloc(256);
+  }
 
   get length(): number {
     return this.valid.length;
+  }
+
+  abstract append(v: unknown): void;
+
+  /** Makes room for one more value and returns its index. */
+  protected slot(): number {
+    const i = this.valid.length;
+    if (i >= this.data.length) {
+      this.data = grow(this.data, i + 1, this.alloc);
+      this.onGrow();
+    }
+    return i;
+  }
+
+  /** Called when `data` was replaced, for subclasses that keep a view of it. */
+  protected onGrow(): void {}
+
+  truncate(length: number): void {
+    this.valid.length = length;
+  }
+
+  finish(): arrow.Data {
+    const n = this.valid.length;
+    // Hand the buffer over (no copy) and start a new one.
+    const data = this.make({ length: n, ...this.valid.bitmap(), data: this.data.subarray(0, n) as A });
+    this.data = this.alloc(256);
+    this.onGrow();
+    this.valid = new Validity();
+    return data;
+  }
+
+  all(): Builder[] {
+    return [this];
+  }
+}
+
+/** Int64 and µs timestamps. Also takes bigint values (the envelope's offsets and times). */
+class Int64Builder extends FixedWidthBuilder<BigInt64Array> {
+  private words = new Uint32Array(this.data.buffer);
+
+  constructor(
+    private readonly timestamp: boolean,
+    make: Make<BigInt64Array>,
+  ) {
+    super((n) => new BigInt64Array(n), make);
+  }
+
+  protected override onGrow(): void {
+    this.words = new Uint32Array(this.data.buffer);
   }
 
   append(v: unknown): void {
@@ -197,11 +250,7 @@ class Int64Builder implements Builder {
   }
 
   private push(v: number | bigint, valid: boolean): void {
-    const i = this.valid.length;
-    if (i >= this.data.length) {
-      this.data = grow(this.data, i + 1, (n) => new BigInt64Array(n));
-      this.words = new Uint32Array(this.data.buffer);
-    }
+    const i = this.slot();
     if (typeof v === 'bigint' || !LITTLE_ENDIAN) this.data[i] = BigInt(v);
     else {
       // A safe integer as two 32-bit halves: no BigInt per value.
@@ -211,38 +260,15 @@ class Int64Builder implements Builder {
     }
     this.valid.push(valid);
   }
-
-  truncate(length: number): void {
-    this.valid.length = length;
-  }
-
-  finish(): arrow.Data {
-    const n = this.valid.length;
-    // Hand the buffer over (no copy) and start a new one.
-    const data = this.make({ length: n, ...this.valid.bitmap(), data: this.data.subarray(0, n) });
-    this.data = new BigInt64Array(256);
-    this.words = new Uint32Array(this.data.buffer);
-    this.valid = new Validity();
-    return data;
-  }
-
-  all(): Builder[] {
-    return [this];
-  }
 }
 
 /** Int32 and dates (days since the epoch). */
-class Int32Builder implements Builder {
-  private data = new Int32Array(256);
-  private valid = new Validity();
-
+class Int32Builder extends FixedWidthBuilder<Int32Array> {
   constructor(
     private readonly date: boolean,
-    private readonly make: Make<Int32Array>,
-  ) {}
-
-  get length(): number {
-    return this.valid.length;
+    make: Make<Int32Array>,
+  ) {
+    super((n) => new Int32Array(n), make);
   }
 
   append(v: unknown): void {
@@ -261,67 +287,26 @@ class Int32Builder implements Builder {
           `expected ${this.date ? 'a date' : 'a 32-bit integer'}, got ${describe(v)}`,
         );
     }
-    const i = this.valid.length;
-    if (i >= this.data.length) this.data = grow(this.data, i + 1, (c) => new Int32Array(c));
+    const i = this.slot();
     this.data[i] = n ?? 0;
     this.valid.push(n !== undefined);
   }
-
-  truncate(length: number): void {
-    this.valid.length = length;
-  }
-
-  finish(): arrow.Data {
-    const n = this.valid.length;
-    const data = this.make({ length: n, ...this.valid.bitmap(), data: this.data.subarray(0, n) });
-    this.data = new Int32Array(256);
-    this.valid = new Validity();
-    return data;
-  }
-
-  all(): Builder[] {
-    return [this];
-  }
 }
 
-class Float64Builder implements Builder {
-  private data = new Float64Array(256);
-  private valid = new Validity();
-
-  constructor(private readonly type: arrow.Float64) {}
-
-  get length(): number {
-    return this.valid.length;
+class Float64Builder extends FixedWidthBuilder<Float64Array> {
+  constructor(type: arrow.Float64) {
+    super(
+      (n) => new Float64Array(n),
+      (props) => arrow.makeData({ type, ...props }),
+    );
   }
 
   append(v: unknown): void {
     if (v !== null && v !== undefined && typeof v !== 'number')
       throw new ConversionError(`expected a number, got ${describe(v)}`);
-    const i = this.valid.length;
-    if (i >= this.data.length) this.data = grow(this.data, i + 1, (c) => new Float64Array(c));
+    const i = this.slot();
     this.data[i] = typeof v === 'number' ? v : 0;
     this.valid.push(typeof v === 'number');
-  }
-
-  truncate(length: number): void {
-    this.valid.length = length;
-  }
-
-  finish(): arrow.Data {
-    const n = this.valid.length;
-    const data = arrow.makeData({
-      type: this.type,
-      length: n,
-      ...this.valid.bitmap(),
-      data: this.data.subarray(0, n),
-    });
-    this.data = new Float64Array(256);
-    this.valid = new Validity();
-    return data;
-  }
-
-  all(): Builder[] {
-    return [this];
   }
 }
 
