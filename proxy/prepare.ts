@@ -4,6 +4,7 @@
 import { buildEnvelope, checkExtensionName, EnvelopeError, envelopeHeaders } from '../lib/envelope.js';
 import type { ErrorCode } from '../lib/errors.js';
 import type { Catalog, EventType } from '../schemas/catalog.js';
+import { valueAtPointer } from '../schemas/json-schema.js';
 import type { FieldError, EventValidator } from '../schemas/validator.js';
 import type { ProduceRecord } from './accumulator.js';
 import type { BodyFormat, ParsedItem } from './parse-body.js';
@@ -184,22 +185,10 @@ function fromCloudEvent(o: Record<string, unknown>): Candidate {
   };
 }
 
-// Parsed once per pointer, not once per event.
-const pointerParts = new Map<string, string[]>();
-
 function keyFromPointer(type: EventType, data: unknown): string | undefined {
   const pointer = type.settings.partitionKey;
   if (!pointer) return undefined;
-  let parts = pointerParts.get(pointer);
-  if (!parts) {
-    parts = pointer
-      .split('/')
-      .slice(1)
-      .map((p) => p.replaceAll('~1', '/').replaceAll('~0', '~'));
-    pointerParts.set(pointer, parts);
-  }
-  let node = data;
-  for (const part of parts) node = isObject(node) ? node[part] : undefined;
+  const node = valueAtPointer(data, pointer);
   return typeof node === 'string' || typeof node === 'number' ? String(node) : undefined;
 }
 

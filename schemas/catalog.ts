@@ -8,7 +8,7 @@ import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { projectRoot } from '../lib/paths.js';
 import { compatibilityModes } from './compatibility.js';
-import { allowedKeywords, typesOf, type JsonSchema } from './json-schema.js';
+import { allowedKeywords, pointerTokens, typesOf, type JsonSchema } from './json-schema.js';
 
 export const compatibilityModeSchema = z.enum(compatibilityModes);
 
@@ -134,8 +134,7 @@ function checkSubset(schema: JsonSchema, path: string, topLevel: boolean, out: s
 
 function resolvePointer(schema: JsonSchema, pointer: string): JsonSchema | undefined {
   let node: JsonSchema | undefined = schema;
-  for (const part of pointer.split('/').slice(1))
-    node = node?.properties?.[part.replaceAll('~1', '/').replaceAll('~0', '~')];
+  for (const token of pointerTokens(pointer)) node = node?.properties?.[token];
   return node;
 }
 

@@ -101,3 +101,30 @@ export function joinPath(base: string, ...parts: string[]): string {
     ) || '/'
   );
 }
+
+// Parsed once per pointer: partition keys are looked up for every event.
+const pointerCache = new Map<string, string[]>();
+
+/** The reference tokens of a JSON pointer (RFC 6901), `~1` and `~0` unescaped. */
+export function pointerTokens(pointer: string): string[] {
+  let tokens = pointerCache.get(pointer);
+  if (!tokens) {
+    tokens = pointer
+      .split('/')
+      .slice(1)
+      .map((t) => t.replaceAll('~1', '/').replaceAll('~0', '~'));
+    if (pointerCache.size >= 1024) pointerCache.clear();
+    pointerCache.set(pointer, tokens);
+  }
+  return tokens;
+}
+
+/** The value a JSON pointer names inside a document, or undefined when the path does not exist. */
+export function valueAtPointer(document: unknown, pointer: string): unknown {
+  let node = document;
+  for (const token of pointerTokens(pointer)) {
+    if (node === null || typeof node !== 'object') return undefined;
+    node = (node as Record<string, unknown>)[token];
+  }
+  return node;
+}

@@ -4,7 +4,7 @@
 import { Ajv2020, type ErrorObject, type ValidateFunction } from 'ajv/dist/2020.js';
 import * as ajvFormats from 'ajv-formats';
 import type { Catalog, EventType, SchemaVersion } from './catalog.js';
-import { jsonTypeOfValue } from './json-schema.js';
+import { jsonTypeOfValue, valueAtPointer } from './json-schema.js';
 
 // ajv-formats is CommonJS with `exports.default`; under NodeNext that lands one level down.
 const addFormats = ajvFormats.default.default;
@@ -28,16 +28,6 @@ export type ValidationResult =
       errors: FieldError[];
     };
 
-function valueAt(data: unknown, pointer: string): unknown {
-  let node = data;
-  for (const raw of pointer.split('/').slice(1)) {
-    const key = raw.replaceAll('~1', '/').replaceAll('~0', '~');
-    if (node === null || typeof node !== 'object') return undefined;
-    node = (node as Record<string, unknown>)[key];
-  }
-  return node;
-}
-
 /** Keeps error echoes short: a 1 MB string must not come back in an error body. */
 function preview(v: unknown): unknown {
   if (typeof v === 'string') return v.length > 80 ? `${v.slice(0, 77)}...` : v;
@@ -48,7 +38,7 @@ function preview(v: unknown): unknown {
 function toFieldError(e: ErrorObject, data: unknown): FieldError {
   const p = e.params as Record<string, unknown>;
   const at = e.instancePath || '';
-  const got = preview(valueAt(data, at));
+  const got = preview(valueAtPointer(data, at));
   switch (e.keyword) {
     case 'required':
       return {
@@ -66,7 +56,7 @@ function toFieldError(e: ErrorObject, data: unknown): FieldError {
       return {
         path: at || '/',
         rule: 'type',
-        message: `must be ${String(p.type)}, got ${jsonTypeOfValue(valueAt(data, at))}`,
+        message: `must be ${String(p.type)}, got ${jsonTypeOfValue(valueAtPointer(data, at))}`,
         expected: p.type,
         got,
       };
