@@ -88,6 +88,8 @@ export function createPipelineActivities(deps: PipelineDeps) {
       const deadline = Date.now() + input.maxWaitMs;
       let from = BigInt(input.from);
       let dataLoss: SegmentPlan['dataLoss'];
+      // The oldest waiting record's timestamp does not change while we wait: read it once per `from`.
+      let oldest: { at: bigint; ts: bigint | undefined } | undefined;
       for (;;) {
         Context.current().heartbeat();
         const { earliest, latest } = await partitionBounds(admin, t.topic, input.partition);
@@ -120,7 +122,9 @@ export function createPipelineActivities(deps: PipelineDeps) {
         if (waiting >= BigInt(maxRecords)) return plan(from + BigInt(maxRecords));
         if (waiting > 0n) {
           if (input.force) return plan(latest);
-          const ts = await timestampAt(t.topic, input.partition, from);
+          if (oldest?.at !== from)
+            oldest = { at: from, ts: await timestampAt(t.topic, input.partition, from) };
+          const ts = oldest.ts;
           if (ts !== undefined && Date.now() - Number(ts) >= maxAgeSeconds * 1000) return plan(latest);
         }
         if (Date.now() >= deadline) return plan(from);

@@ -20,6 +20,7 @@ import { presets } from './presets.js';
 import {
   drainSignal,
   flushNowSignal,
+  newPartitionStatus,
   pauseSignal,
   progressSignal,
   resumeSignal,
@@ -108,18 +109,7 @@ export async function eventPipeline(input: EventPipelineInput): Promise<void> {
         // Already running from an earlier run of this workflow: keep it.
       }
       started.add(p);
-      if (!partitions.has(p))
-        partitions.set(p, {
-          partition: p,
-          state: 'running',
-          position: '0',
-          highWatermark: '0',
-          lag: '0',
-          rate: 0,
-          segments: 0,
-          rows: 0,
-          dataLossEvents: 0,
-        });
+      if (!partitions.has(p)) partitions.set(p, newPartitionStatus(p, '0'));
     }
     if (draining) {
       await Promise.all(children.map((c) => c.result()));

@@ -15,6 +15,7 @@ import { presets } from './presets.js';
 import {
   drainSignal,
   flushNowSignal,
+  newPartitionStatus,
   partitionStatusQuery,
   pauseSignal,
   progressSignal,
@@ -47,17 +48,7 @@ export async function partitionPipeline(input: PartitionPipelineInput): Promise<
   let draining = false;
   let flushNow = false;
   const position = input.position ?? (await meta.initialPosition({ eventType, partition }));
-  const status: PartitionStatus = input.status ?? {
-    partition,
-    state: 'running',
-    position,
-    highWatermark: position,
-    lag: '0',
-    rate: 0,
-    segments: 0,
-    rows: 0,
-    dataLossEvents: 0,
-  };
+  const status: PartitionStatus = input.status ?? newPartitionStatus(partition, position);
   status.position = position;
 
   setHandler(pauseSignal, () => void (paused = true));

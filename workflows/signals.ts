@@ -15,6 +15,21 @@ export interface PartitionStatus {
   dataLossEvents: number;
 }
 
+/** A partition that has moved nothing yet, positioned at `position`. */
+export function newPartitionStatus(partition: number, position: string): PartitionStatus {
+  return {
+    partition,
+    state: 'running',
+    position,
+    highWatermark: position,
+    lag: '0',
+    rate: 0,
+    segments: 0,
+    rows: 0,
+    dataLossEvents: 0,
+  };
+}
+
 export interface PipelineStatus {
   eventType: string;
   paused: boolean;
