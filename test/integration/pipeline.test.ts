@@ -12,7 +12,7 @@ import { DefaultLogger, Runtime } from '@temporalio/worker';
 import { createSqsClient } from '../../lib/aws.js';
 import { loadConfig, type Config } from '../../lib/config.js';
 import { buildEnvelope, envelopeHeaders } from '../../lib/envelope.js';
-import { committedOffset, createAdmin, createProducer } from '../../lib/kafka.js';
+import { createProducer } from '../../lib/kafka.js';
 import { createLogger } from '../../lib/logger.js';
 import { projectRoot } from '../../lib/paths.js';
 import { temporalBinary } from '../../ops/services/temporal.js';
@@ -23,6 +23,7 @@ import { createPipelineWorkers, workflowsPath } from '../../workers/pipeline-wor
 import { isolatedCatalog, type IsolatedCatalog } from '../helpers/catalog.js';
 import { readTopic } from '../helpers/kafka-read.js';
 import { uniqueName } from '../helpers/names.js';
+import { uncommitted } from '../helpers/pipeline.js';
 import { listKeys, readParquetRows } from '../helpers/s3-parquet.js';
 
 let config: Config;
@@ -93,30 +94,11 @@ async function status(): Promise<PipelineStatus> {
 
 /** Waits until every partition's committed offset reached its end. */
 async function caughtUp(timeoutMs = 60_000): Promise<void> {
-  const admin = createAdmin(config);
   const deadline = Date.now() + timeoutMs;
-  try {
-    for (;;) {
-      const ends = await admin.listOffsets({
-        topics: [
-          {
-            name: `events.${TYPE}`,
-            partitions: [0, 1, 2].map((p) => ({ partitionIndex: p, timestamp: -1n })),
-          },
-        ],
-      });
-      let done = true;
-      for (const p of ends.flatMap((t) => t.partitions)) {
-        const c = await committedOffset(admin, `sluice.${TYPE}`, `events.${TYPE}`, p.partitionIndex);
-        if ((c ?? 0n) < p.offset) done = false;
-      }
-      if (done) return;
-      if (Date.now() > deadline)
-        throw new Error(`pipeline did not catch up: ${JSON.stringify(await status())}`);
-      await new Promise((r) => setTimeout(r, 250));
-    }
-  } finally {
-    await admin.close();
+  while ((await uncommitted(config, TYPE)) > 0n) {
+    if (Date.now() > deadline)
+      throw new Error(`pipeline did not catch up: ${JSON.stringify(await status())}`);
+    await new Promise((r) => setTimeout(r, 250));
   }
 }
 

@@ -15,6 +15,7 @@ import { createAdmin, type RangeRecord } from '../../lib/kafka.js';
 import { hashKey } from '../../proxy/auth.js';
 import { partitionForKey } from '../../proxy/partitioner.js';
 import type { RunningProxy } from '../../proxy/server.js';
+import { orderData } from '../helpers/events.js';
 import { startReadyProxy } from '../helpers/proxy.js';
 import { isolatedCatalog, type IsolatedCatalog } from '../helpers/catalog.js';
 import { readTopic } from '../helpers/kafka-read.js';
@@ -139,16 +140,7 @@ const v2Post = (topic: string, body: unknown, headers: Record<string, string> = 
 // ---------------------------------------------------------------------------------------------
 // Test data
 
-const order = (n: number, extra: Record<string, unknown> = {}) => ({
-  order_id: `5c6f3a2d-9e8b-4b9f-8e8f-${String(n).padStart(12, '0')}`,
-  customer_id: `c-${n}`,
-  store_id: 's-1',
-  items: [{ sku: 'taco', quantity: 2, unit_price_cents: 450 }],
-  subtotal_cents: 900,
-  currency: 'USD',
-  placed_at: '2026-11-25T12:00:00Z',
-  ...extra,
-});
+const order = orderData;
 const delivery = (id: string) => ({
   delivery_id: id,
   order_id: order(1).order_id,

@@ -3,7 +3,6 @@
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
@@ -13,19 +12,12 @@ import { provision } from '../../ops/provision.js';
 import { loadCatalog } from '../../schemas/catalog.js';
 import { readTopic } from '../helpers/kafka-read.js';
 import { uniqueName } from '../helpers/names.js';
+import { freePort } from '../helpers/net.js';
 
 const config = loadConfig();
 let dir: string;
 let port: number;
 const children: ChildProcess[] = [];
-
-async function freePort(): Promise<number> {
-  const srv = createServer();
-  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
-  const p = (srv.address() as AddressInfo).port;
-  await new Promise<void>((r) => srv.close(() => r()));
-  return p;
-}
 
 function startProxyProcess(brokers: string[]): ChildProcess {
   const file = join(dir, `config-${children.length}.json`);

@@ -9,6 +9,7 @@ import { loadConfig, type Config } from '../../lib/config.js';
 import { readEnvelope } from '../../lib/envelope.js';
 import { partitionForKey } from '../../proxy/partitioner.js';
 import type { RunningProxy } from '../../proxy/server.js';
+import { orderData } from '../helpers/events.js';
 import { startReadyProxy } from '../helpers/proxy.js';
 import { isolatedCatalog, type IsolatedCatalog } from '../helpers/catalog.js';
 import { readTopic, waitForRecords } from '../helpers/kafka-read.js';
@@ -39,15 +40,7 @@ after(async () => {
   rmSync(spoolDir, { recursive: true, force: true });
 });
 
-const order = (n: number) => ({
-  order_id: `4b5e2f1c-8f7a-4a8e-9d7e-${String(n).padStart(12, '0')}`,
-  customer_id: `c-${n}`,
-  store_id: 's-1',
-  items: [{ sku: 'taco', quantity: 2, unit_price_cents: 450 }],
-  subtotal_cents: 900,
-  currency: 'USD',
-  placed_at: '2026-11-25T12:00:00Z',
-});
+const order = orderData;
 
 async function post(path: string, body: string | Buffer, headers: Record<string, string> = {}) {
   const res = await fetch(`${proxy.url}${path}`, {

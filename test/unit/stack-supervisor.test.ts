@@ -2,7 +2,7 @@
 // Kafka or Temporal so these run in a second, without the real stack.
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer, type AddressInfo, type Server } from 'node:net';
+import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
@@ -11,14 +11,7 @@ import { SluiceError } from '../../lib/errors.js';
 import { httpOk, type StackService } from '../../ops/services/service.js';
 import { startService, statusOf, stopService } from '../../ops/stack-lib.js';
 import { isAlive } from '../../ops/supervisor.js';
-
-async function freePort(): Promise<number> {
-  const srv = createServer();
-  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
-  const { port } = srv.address() as AddressInfo;
-  await new Promise<void>((r) => srv.close(() => r()));
-  return port;
-}
+import { freePort } from '../helpers/net.js';
 
 const SERVER = `/* sluice-fake-server */
 const port = Number(process.argv[1]);
