@@ -12,3 +12,11 @@ export function unknownEventType(name: string): ApplicationFailure {
 export function invalidOffsetRange(message: string): ApplicationFailure {
   return ApplicationFailure.create({ type: 'InvalidOffsetRange', message, nonRetryable: true });
 }
+
+export function unknownSchemaVersion(name: string, version: number, latest: number): ApplicationFailure {
+  return ApplicationFailure.create({
+    type: 'UnknownSchemaVersion',
+    message: `${name} has no schema version ${version}: the catalog has v1–v${latest}`,
+    nonRetryable: true,
+  });
+}

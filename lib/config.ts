@@ -93,12 +93,94 @@ const sqsSchema = z
   .strict()
   .describe('Queues of S3 object-created notices.');
 
+const snowflakeSchema = z
+  .object({
+    account: z.string().min(1).describe('Account identifier, e.g. myorg-myaccount.'),
+    username: z.string().min(1).describe('User the loader connects as.'),
+    role: z.string().min(1).optional().describe('Role; default: the user\'s default role.'),
+    warehouse: z.string().min(1).describe('Virtual warehouse that runs COPY INTO.'),
+    database: z.string().min(1).describe('Database of the event tables.'),
+    schema: z.string().min(1).default('PUBLIC').describe('Schema of the event tables.'),
+    privateKeyPath: z
+      .string()
+      .min(1)
+      .optional()
+      .describe('PEM private key for key-pair (JWT) auth; required for Snowpipe mode.'),
+    passwordEnv: z
+      .string()
+      .min(1)
+      .optional()
+      .describe('Environment variable holding a password, when key-pair auth is not used.'),
+    accessUrl: z
+      .string()
+      .url()
+      .optional()
+      .describe('Override of https://<account>.snowflakecomputing.com (tests, private link).'),
+    stage: z.string().min(1).default('sluice_events').describe('External stage on the bucket.'),
+    storageIntegration: z
+      .string()
+      .min(1)
+      .optional()
+      .describe('Storage integration the stage uses to read the bucket (recommended over keys).'),
+    mode: z
+      .enum(['copy', 'snowpipe'])
+      .default('copy')
+      .describe('copy: the loader runs COPY INTO; snowpipe: it calls insertFiles on a pipe per type.'),
+  })
+  .strict()
+  .describe('Snowflake connection, used when warehouse.kind is snowflake.');
+
 const warehouseSchema = z
   .object({
     kind: z.enum(['duckdb', 'snowflake']).default('duckdb').describe('Warehouse adapter.'),
     duckdbPath: z.string().min(1).default('warehouse.duckdb').describe('DuckDB file, relative to stateDir.'),
+    taskQueue: z.string().min(1).default('sluice-loader').describe('Task queue of the loader workers.'),
+    queryHost: host.default('127.0.0.1').describe('Address of the loader worker\'s query endpoint.'),
+    queryPort: port
+      .default(8091)
+      .describe('Port of the loader worker\'s read-only query endpoint and its /metrics.'),
+    maxFilesPerLoad: z
+      .number()
+      .int()
+      .min(1)
+      .max(1000)
+      .default(100)
+      .describe('Files one load transaction takes when many notices wait.'),
+    pollWaitSeconds: z
+      .number()
+      .int()
+      .min(1)
+      .max(300)
+      .default(20)
+      .describe('How long one loader activity long-polls the queue when idle.'),
+    visibilityTimeoutSeconds: z
+      .number()
+      .int()
+      .min(30)
+      .max(43_200)
+      .default(600)
+      .describe('How long a received notice stays hidden; it must outlast one load.'),
+    loadHistoryDays: z
+      .number()
+      .int()
+      .min(1)
+      .default(64)
+      .describe('A file loaded within this many days is skipped (Snowflake\'s rule), unless forced.'),
+    snowflake: snowflakeSchema.optional(),
   })
   .strict()
+  .superRefine((w, ctx) => {
+    if (w.kind === 'snowflake' && !w.snowflake) {
+      ctx.addIssue({ code: 'custom', path: ['snowflake'], message: 'is required when kind is snowflake' });
+    }
+    if (w.snowflake?.mode === 'snowpipe' && !w.snowflake.privateKeyPath) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['snowflake', 'privateKeyPath'],
+        message: 'is required in snowpipe mode (the REST API takes key-pair JWT only)',
+      });
+    }
+  })
   .describe('Where the loader puts rows.');
 
 const apiKeySchema = z

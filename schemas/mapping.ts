@@ -139,6 +139,12 @@ export function quoteIdent(name: string): string {
   return `"${name.replaceAll('"', '""')}"`;
 }
 
+/** Single-quoted SQL string literal; Snowflake also treats backslash as an escape character. */
+export function quoteLiteral(value: string, dialect: Dialect = 'duckdb'): string {
+  const escaped = dialect === 'snowflake' ? value.replaceAll('\\', '\\\\') : value;
+  return `'${escaped.replaceAll("'", "''")}'`;
+}
+
 function duckdbType(field: arrow.Field): SqlType {
   const t: unknown = field.type;
   if (isJsonText(field)) return scalar('JSON');

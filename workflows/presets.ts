@@ -2,7 +2,7 @@
 import type { ActivityOptions } from '@temporalio/workflow';
 
 /** Non-retryable failure types raised by activities (see activities/errors.ts). */
-export const nonRetryable = ['UnknownEventType', 'InvalidOffsetRange'] as const;
+export const nonRetryable = ['UnknownEventType', 'InvalidOffsetRange', 'UnknownSchemaVersion'] as const;
 
 export const presets = {
   /** Quick metadata calls: Kafka offsets and commits, SQS sends. */
@@ -34,6 +34,28 @@ export const presets = {
       initialInterval: '2 seconds',
       backoffCoefficient: 2,
       maximumInterval: '1 minute',
+      nonRetryableErrorTypes: [...nonRetryable],
+    },
+  },
+  /** Receive notices and load their files: heartbeats while it long-polls and while it loads. */
+  load: {
+    startToCloseTimeout: '15 minutes',
+    heartbeatTimeout: '30 seconds',
+    retry: {
+      initialInterval: '1 second',
+      backoffCoefficient: 2,
+      maximumInterval: '1 minute',
+      nonRetryableErrorTypes: [...nonRetryable],
+    },
+  },
+  /** DDL on the warehouse: quick, and safe to retry (each step is recorded once). */
+  migrate: {
+    startToCloseTimeout: '10 minutes',
+    retry: {
+      initialInterval: '2 seconds',
+      backoffCoefficient: 2,
+      maximumInterval: '1 minute',
+      maximumAttempts: 10,
       nonRetryableErrorTypes: [...nonRetryable],
     },
   },
