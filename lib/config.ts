@@ -97,7 +97,7 @@ const snowflakeSchema = z
   .object({
     account: z.string().min(1).describe('Account identifier, e.g. myorg-myaccount.'),
     username: z.string().min(1).describe('User the loader connects as.'),
-    role: z.string().min(1).optional().describe('Role; default: the user\'s default role.'),
+    role: z.string().min(1).optional().describe("Role; default: the user's default role."),
     warehouse: z.string().min(1).describe('Virtual warehouse that runs COPY INTO.'),
     database: z.string().min(1).describe('Database of the event tables.'),
     schema: z.string().min(1).default('PUBLIC').describe('Schema of the event tables.'),
@@ -135,10 +135,10 @@ const warehouseSchema = z
     kind: z.enum(['duckdb', 'snowflake']).default('duckdb').describe('Warehouse adapter.'),
     duckdbPath: z.string().min(1).default('warehouse.duckdb').describe('DuckDB file, relative to stateDir.'),
     taskQueue: z.string().min(1).default('sluice-loader').describe('Task queue of the loader workers.'),
-    queryHost: host.default('127.0.0.1').describe('Address of the loader worker\'s query endpoint.'),
+    queryHost: host.default('127.0.0.1').describe("Address of the loader worker's query endpoint."),
     queryPort: port
       .default(8091)
-      .describe('Port of the loader worker\'s read-only query endpoint and its /metrics.'),
+      .describe("Port of the loader worker's read-only query endpoint and its /metrics."),
     maxFilesPerLoad: z
       .number()
       .int()
@@ -165,7 +165,7 @@ const warehouseSchema = z
       .int()
       .min(1)
       .default(64)
-      .describe('A file loaded within this many days is skipped (Snowflake\'s rule), unless forced.'),
+      .describe("A file loaded within this many days is skipped (Snowflake's rule), unless forced."),
     snowflake: snowflakeSchema.optional(),
   })
   .strict()
