@@ -18,7 +18,9 @@ export interface LoadFilesInput {
 }
 
 export interface LoadSummary {
-  /** Files named by the notices or the input. */
+  /** Queue messages taken (0 for loadFiles). */
+  notices: number;
+  /** Distinct files named by the notices or the input. */
   files: number;
   loaded: number;
   skipped: number;

@@ -62,8 +62,14 @@ async function withHeartbeat<T>(fn: () => Promise<T>): Promise<T> {
   }
 }
 
-function summarize(files: number, outcomes: FileOutcome[], ignoredNotices: number): LoadSummary {
+function summarize(
+  notices: number,
+  files: number,
+  outcomes: FileOutcome[],
+  ignoredNotices: number,
+): LoadSummary {
   const s: LoadSummary = {
+    notices,
     files,
     loaded: 0,
     skipped: 0,
@@ -251,7 +257,7 @@ export function createLoaderActivities(deps: LoaderDeps) {
       const type = typeOf(input.eventType);
       const url = await queueUrl(type);
       const messages = await receive(url, input.maxWaitMs ?? config.warehouse.pollWaitSeconds * 1000);
-      if (messages.length === 0) return summarize(0, [], 0);
+      if (messages.length === 0) return summarize(0, 0, [], 0);
 
       const files = new Map<string, VersionedFile>();
       const keysOf = new Map<Message, string[]>();
@@ -317,7 +323,7 @@ export function createLoaderActivities(deps: LoaderDeps) {
         );
       }
       record(type, outcomes, new Map([...files.values()].map((f) => [f.key, f.noticedAt ?? ''])));
-      const summary = summarize(files.size, outcomes, ignored);
+      const summary = summarize(messages.length, files.size, outcomes, ignored);
       return needsMigration ? { ...summary, needsMigration } : summary;
     },
 
@@ -343,7 +349,7 @@ export function createLoaderActivities(deps: LoaderDeps) {
         loadVersioned(type, files, input.force, input.table),
       );
       record(type, outcomes, new Map());
-      const summary = summarize(input.files.length, [...outcomes, ...failures], 0);
+      const summary = summarize(0, input.files.length, [...outcomes, ...failures], 0);
       return needsMigration ? { ...summary, needsMigration } : summary;
     },
 

@@ -15,6 +15,10 @@ export const errorCatalogue = {
     retriable: true,
     summary: 'A local service exited or did not become healthy in time.',
   },
+  WAREHOUSE_UNREACHABLE: {
+    retriable: true,
+    summary: "The loader worker's query endpoint did not answer (the worker is not running).",
+  },
   // HTTP answers of the proxy: `status` is the HTTP status of a whole-request error; per-event
   // errors (inside a 207 or 400 answer) carry the same codes.
   MALFORMED_BODY: { retriable: false, status: 400, summary: 'The body is not valid JSON / NDJSON / UTF-8.' },
@@ -85,12 +89,28 @@ export const errorCatalogue = {
     status: 503,
     summary: 'The request took longer than proxy.requestTimeoutMs.',
   },
+  // The loader worker's read-only query endpoint (`sluice query`); not answered by the proxy.
+  QUERY_NOT_READ_ONLY: {
+    retriable: false,
+    status: 400,
+    endpoint: 'query',
+    summary: 'The query endpoint runs exactly one read-only statement (SELECT, WITH … SELECT, EXPLAIN).',
+  },
+  QUERY_FAILED: {
+    retriable: false,
+    status: 400,
+    endpoint: 'query',
+    summary: 'The warehouse rejected the query; the message is its own.',
+  },
   INTERNAL_ERROR: {
     retriable: true,
     status: 500,
     summary: 'A bug: the message says what failed; please report it.',
   },
-} as const satisfies Record<string, { retriable: boolean; summary: string; status?: number }>;
+} as const satisfies Record<
+  string,
+  { retriable: boolean; summary: string; status?: number; endpoint?: 'query' }
+>;
 
 export type ErrorCode = keyof typeof errorCatalogue;
 

@@ -5,6 +5,7 @@ export interface LoaderStatus {
   state: 'running' | 'paused';
   /** Totals since the loader started (carried across continue-as-new). */
   batches: number;
+  notices: number;
   files: number;
   loaded: number;
   skipped: number;
@@ -25,6 +26,7 @@ export function newLoaderStatus(eventType: string): LoaderStatus {
     eventType,
     state: 'running',
     batches: 0,
+    notices: 0,
     files: 0,
     loaded: 0,
     skipped: 0,

@@ -64,8 +64,9 @@ export async function warehouseLoader(input: WarehouseLoaderInput): Promise<void
       eventType,
       ...(input.maxWaitMs ? { maxWaitMs: input.maxWaitMs } : {}),
     });
-    if (batch.files > 0) {
+    if (batch.notices > 0) {
       status.batches++;
+      status.notices += batch.notices;
       status.files += batch.files;
       status.loaded += batch.loaded;
       status.skipped += batch.skipped;

@@ -117,7 +117,7 @@ export class DuckDbWarehouse implements Warehouse {
   async migrations(eventType: string): Promise<MigrationRecord[]> {
     const conn = await this.instance.connect();
     try {
-      return readMigrations(conn, eventType);
+      return await readMigrations(conn, eventType);
     } finally {
       conn.closeSync();
     }

@@ -1,0 +1,378 @@
+// The Snowpipe-style loader on the real Temporal, S3, SQS and DuckDB: each file loads once however
+// often it is announced or a load is retried; test events go where event.yaml says; a new schema
+// version migrates the table (old rows read NULL); files the pipeline writes become rows.
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, test } from 'node:test';
+import { MockActivityEnvironment } from '@temporalio/testing';
+import { Client, Connection } from '@temporalio/client';
+import { DefaultLogger, Runtime } from '@temporalio/worker';
+import { createS3Client, createSqsClient } from '../../lib/aws.js';
+import { loadConfig, type Config } from '../../lib/config.js';
+import { buildEnvelope, envelopeHeaders } from '../../lib/envelope.js';
+import { createProducer } from '../../lib/kafka.js';
+import { createLogger } from '../../lib/logger.js';
+import { queryWarehouse, rowObjects } from '../../lib/warehouse-client.js';
+import { partitionForKey } from '../../proxy/partitioner.js';
+import { eventPipeline } from '../../workflows/event-pipeline.js';
+import { loaderStatusQuery, type LoaderStatus } from '../../workflows/loader-signals.js';
+import { warehouseLoader } from '../../workflows/warehouse-loader.js';
+import type { LoadSummary } from '../../activities/loader-types.js';
+import { createLoaderWorker } from '../../workers/loader-worker.js';
+import { createPipelineWorkers, workflowsPath } from '../../workers/pipeline-worker.js';
+import { isolatedCatalog, type IsolatedCatalog } from '../helpers/catalog.js';
+import { orderData } from '../helpers/events.js';
+import { uniqueName } from '../helpers/names.js';
+import { freePort } from '../helpers/net.js';
+import { announce, putSegment, type TestEvent, type WrittenObject } from '../helpers/segments.js';
+import { eventually } from '../helpers/wait.js';
+
+let config: Config;
+let cat: IsolatedCatalog;
+let dir: string;
+let client: Client;
+let connection: Connection;
+let loader: Awaited<ReturnType<typeof createLoaderWorker>>;
+let loaderRunning: Promise<unknown>;
+const s3 = () => createS3Client(config);
+const sqs = () => createSqsClient(config);
+
+const rows = async (sql: string): Promise<Record<string, unknown>[]> =>
+  rowObjects(await queryWarehouse(config, sql));
+const tableOf = (shipped: string): string => cat.catalog.types.get(cat.type(shipped))!.table;
+const count = async (sql: string): Promise<number> => Number((await rows(sql))[0]?.n ?? -1);
+
+async function startLoader(type: string): Promise<void> {
+  await client.workflow.start(warehouseLoader, {
+    workflowId: `loader/${type}`,
+    taskQueue: config.warehouse.taskQueue,
+    args: [{ eventType: type, maxWaitMs: 1000 }],
+  });
+}
+
+const loaderStatus = (type: string): Promise<LoaderStatus> =>
+  client.workflow.getHandle(`loader/${type}`).query(loaderStatusQuery);
+
+const delivery = (n: number): Record<string, unknown> => ({
+  delivery_id: `d-${n}`,
+  order_id: orderData(n).order_id,
+  status: 'assigned',
+  changed_at: '2026-11-25T12:00:00Z',
+  ...(n % 2 ? { location: { lat: 40.7, lng: -74 } } : {}),
+});
+
+before(async () => {
+  Runtime.install({ logger: new DefaultLogger('WARN') });
+  dir = mkdtempSync(join(tmpdir(), 'sluice-loader-'));
+  const base = loadConfig();
+  config = {
+    ...base,
+    warehouse: {
+      ...base.warehouse,
+      duckdbPath: join(dir, 'warehouse.duckdb'),
+      taskQueue: uniqueName('test-loader'),
+      queryPort: await freePort(),
+    },
+    pipeline: { ...base.pipeline, taskQueue: uniqueName('test-pipeline'), idleWaitMs: 1000 },
+  };
+  cat = await isolatedCatalog(config, { flush: { maxRecords: 100, maxAgeSeconds: 1 } });
+  loader = await createLoaderWorker(config, cat.catalog, createLogger('test-loader', 'warn'), {
+    worker: { workflowsPath },
+  });
+  loaderRunning = loader.run();
+  connection = await Connection.connect({ address: config.temporal.address });
+  client = new Client({ connection, namespace: config.temporal.namespace });
+});
+
+after(async () => {
+  for (const t of ['delivery_status_changed', 'order_created']) {
+    for (const id of [
+      `loader/${cat.type(t)}`,
+      `pipeline/${cat.type(t)}`,
+      ...[0, 1, 2].map((p) => `pipeline/${cat.type(t)}/p${p}`),
+    ]) {
+      await client.workflow
+        .getHandle(id)
+        .terminate('test over')
+        .catch(() => undefined);
+    }
+  }
+  loader.shutdown();
+  await loaderRunning;
+  await loader.close();
+  await connection.close();
+  await cat.cleanup(config);
+  rmSync(dir, { recursive: true, force: true });
+});
+
+test('each file loads once however often it is announced or a load is retried; test events are skipped as event.yaml says', async () => {
+  const TYPE = cat.type('delivery_status_changed');
+  const written: WrittenObject[] = [];
+  let n = 0;
+  for (const partition of [0, 1, 2]) {
+    const events: TestEvent[] = [];
+    for (let i = 0; i < 40; i++, n++) {
+      events.push({ id: `d-${n}`, data: delivery(n), version: 1, test: n % 10 === 0 });
+    }
+    written.push(...(await putSegment(config, s3(), cat.catalog, TYPE, partition, 100n, events)));
+  }
+  const testEvents = 12;
+  await announce(config, sqs(), TYPE, written);
+  await startLoader(TYPE);
+  const table = tableOf('delivery_status_changed');
+  await eventually(
+    () => loaderStatus(TYPE),
+    (s) => s.loaded >= 3,
+    'the three files to load',
+  );
+  // Every notice twice more, as S3's at-least-once delivery may do.
+  for (let i = 0; i < 2; i++) await announce(config, sqs(), TYPE, written);
+  await eventually(
+    () => loaderStatus(TYPE),
+    (s) => s.notices >= 9,
+    'the loader to take the repeated notices',
+  );
+
+  assert.equal(
+    await count(`SELECT count(*) AS n FROM ${table}`),
+    120 - testEvents,
+    'every non-test row once',
+  );
+  assert.equal(await count(`SELECT count(DISTINCT _event_id) AS n FROM ${table}`), 120 - testEvents);
+  assert.equal(await count(`SELECT count(*) AS n FROM ${table} WHERE _test`), 0);
+  const history = await rows(
+    `SELECT file_key, status, rows, test_rows FROM _sluice_load_history WHERE table_name = '${table}' ORDER BY file_key`,
+  );
+  assert.deepEqual(
+    history.map((h) => [h.file_key, h.status]),
+    written.map((w) => [w.key, 'LOADED']).sort(),
+    'one LOADED history row per file',
+  );
+  const status = await loaderStatus(TYPE);
+  assert.equal(status.loaded, 3);
+  assert.ok(
+    status.skipped >= 3,
+    `the repeated files were skipped by the load history: ${JSON.stringify(status)}`,
+  );
+  assert.equal(status.rows, 120 - testEvents);
+  assert.equal(status.testRows, testEvents, 'test rows counted as dropped');
+
+  // A retried activity (the same files again) loads nothing.
+  const retry = await new MockActivityEnvironment().run<[], LoadSummary, () => Promise<LoadSummary>>(() =>
+    loader.activities.loadFiles({
+      eventType: TYPE,
+      files: written.map((w) => ({ key: w.key })),
+      force: false,
+    }),
+  );
+  assert.deepEqual([retry.loaded, retry.skipped, retry.rows], [0, 3, 0]);
+  assert.equal(await count(`SELECT count(*) AS n FROM ${table}`), 120 - testEvents);
+
+  // Envelope columns are loaded by name with their types.
+  const [one] = await rows(
+    `SELECT _event_id, _source, _schema_version, _kafka_partition, _kafka_offset, location.lat AS lat FROM ${table} WHERE _event_id = 'd-41'`,
+  );
+  assert.deepEqual(one, {
+    _event_id: 'd-41',
+    _source: '/test',
+    _schema_version: 1,
+    _kafka_partition: 1,
+    _kafka_offset: '101',
+    lat: 40.7,
+  });
+});
+
+test('a file that can never load is recorded FAILED with its reason and does not block the others', async () => {
+  const TYPE = cat.type('delivery_status_changed');
+  const good = await putSegment(config, s3(), cat.catalog, TYPE, 0, 500n, [
+    { id: 'late-1', data: delivery(1001), version: 1 },
+  ]);
+  const missing = { ...good[0]!, key: good[0]!.key.replace('-500-501', '-900-901') };
+  await announce(config, sqs(), TYPE, [missing, ...good]);
+  await eventually(
+    () => loaderStatus(TYPE),
+    (s) => s.failed >= 1 && s.loaded >= 4,
+    'the good file to load and the missing one to fail',
+  );
+  const status = await loaderStatus(TYPE);
+  assert.equal(status.recentFailures[0]?.key, missing.key);
+  assert.match(status.recentFailures[0]?.error ?? '', /does not exist/);
+  assert.equal(
+    await count(`SELECT count(*) AS n FROM ${tableOf('delivery_status_changed')} WHERE _event_id = 'late-1'`),
+    1,
+  );
+  assert.equal(
+    await count(
+      `SELECT count(*) AS n FROM _sluice_load_history WHERE status = 'FAILED' AND file_key = '${missing.key}'`,
+    ),
+    1,
+  );
+});
+
+test('a v1 → v2 migration adds the new columns, old rows read NULL, and test events land in <table>_test', async () => {
+  const TYPE = cat.type('order_created');
+  const v1 = await putSegment(
+    config,
+    s3(),
+    cat.catalog,
+    TYPE,
+    0,
+    0n,
+    Array.from({ length: 20 }, (_, i) => ({ id: `v1-${i}`, data: orderData(i), version: 1, test: i === 0 })),
+  );
+  await announce(config, sqs(), TYPE, v1);
+  await startLoader(TYPE);
+  await eventually(
+    () => loaderStatus(TYPE),
+    (s) => s.loaded >= 1,
+    'the v1 file to load',
+  );
+  const before = await rows(`DESCRIBE ${tableOf('order_created')}`);
+  assert.ok(!before.some((c) => c.column_name === 'tip_cents'), 'created at v1: no tip_cents yet');
+
+  const v2 = await putSegment(
+    config,
+    s3(),
+    cat.catalog,
+    TYPE,
+    0,
+    20n,
+    Array.from({ length: 10 }, (_, i) => ({
+      id: `v2-${i}`,
+      data: orderData(100 + i, { tip_cents: 100 + i, promo_code: i % 2 ? 'TACO' : null }),
+      version: 2,
+    })),
+  );
+  await announce(config, sqs(), TYPE, v2);
+  await eventually(
+    () => loaderStatus(TYPE),
+    (s) => s.loaded >= 2,
+    'the v2 file to load after the migration',
+  );
+
+  const columns = await rows(`DESCRIBE ${tableOf('order_created')}`);
+  const tip = columns.find((c) => c.column_name === 'tip_cents');
+  assert.deepEqual([tip?.column_type, tip?.null], ['BIGINT', 'YES']);
+  assert.equal(
+    await count(
+      `SELECT count(*) AS n FROM ${tableOf('order_created')} WHERE _schema_version = 1 AND tip_cents IS NULL`,
+    ),
+    19,
+  );
+  assert.equal(
+    await count(`SELECT sum(tip_cents) AS n FROM ${tableOf('order_created')} WHERE _schema_version = 2`),
+    1045,
+  );
+  assert.equal(
+    await count(`SELECT count(*) AS n FROM ${tableOf('order_created')}_test`),
+    1,
+    'the test event went to <table>_test',
+  );
+  const migrations = await rows(
+    `SELECT version, kind, table_name FROM _sluice_migrations WHERE event_type = '${TYPE}' ORDER BY version`,
+  );
+  assert.deepEqual(migrations, [
+    { version: 1, kind: 'create', table_name: tableOf('order_created') },
+    { version: 2, kind: 'alter', table_name: tableOf('order_created') },
+  ]);
+  const status = await loaderStatus(TYPE);
+  assert.equal(status.migrations[0]?.version, 2);
+});
+
+test('files the pipeline writes from Kafka become rows in DuckDB, each event once', async () => {
+  const TYPE = cat.type('order_created');
+  const pipeline = await createPipelineWorkers(config, cat.catalog, createLogger('test-pipeline', 'warn'), {
+    workflowsPath,
+  });
+  const pipelineRunning = pipeline.run();
+  try {
+    const producer = createProducer(config, 'test-loader', -1);
+    const messages = Array.from({ length: 250 }, (_, i) => {
+      const data = orderData(1000 + i, { tip_cents: i });
+      const env = buildEnvelope(
+        {
+          type: TYPE,
+          dataschema: `urn:sluice:schema:${TYPE}:v2`,
+          id: `k-${i}`,
+          time: data.placed_at,
+          partitionkey: data.order_id,
+        },
+        new Date(),
+        '/test',
+      );
+      return {
+        topic: `events.${TYPE}`,
+        partition: partitionForKey(Buffer.from(data.order_id), 3),
+        key: Buffer.from(data.order_id),
+        value: Buffer.from(JSON.stringify(data)),
+        headers: envelopeHeaders(env),
+      };
+    });
+    await producer.send({ messages });
+    await producer.close();
+    await client.workflow.start(eventPipeline, {
+      workflowId: `pipeline/${TYPE}`,
+      taskQueue: config.pipeline.taskQueue,
+      args: [{ eventType: TYPE, idleWaitMs: 1000 }],
+    });
+    await eventually(
+      () => count(`SELECT count(*) AS n FROM ${tableOf('order_created')} WHERE _event_id LIKE 'k-%'`),
+      (n) => n >= 250,
+      'the pipeline’s files to be loaded',
+      90_000,
+    );
+    assert.equal(
+      await count(
+        `SELECT count(DISTINCT _event_id) AS n FROM ${tableOf('order_created')} WHERE _event_id LIKE 'k-%'`,
+      ),
+      250,
+    );
+    assert.equal(
+      await count(`SELECT count(*) AS n FROM ${tableOf('order_created')} WHERE _event_id LIKE 'k-%'`),
+      250,
+    );
+    assert.equal(
+      await count(`SELECT sum(tip_cents) AS n FROM ${tableOf('order_created')} WHERE _event_id LIKE 'k-%'`),
+      (249 * 250) / 2,
+    );
+  } finally {
+    pipeline.shutdown();
+    await pipelineRunning;
+    await pipeline.close();
+  }
+});
+
+test('the query endpoint answers reads only, with the one error body', async () => {
+  await assert.rejects(
+    queryWarehouse(config, `DELETE FROM ${tableOf('order_created')}`),
+    (err: Error & { code?: string }) => {
+      assert.equal(err.code, 'QUERY_NOT_READ_ONLY');
+      assert.match(err.message, /DELETE/);
+      return true;
+    },
+  );
+  await assert.rejects(queryWarehouse(config, 'SELECT 1; SELECT 2'), /exactly one statement/);
+  await assert.rejects(
+    queryWarehouse(config, 'SELECT * FROM no_such_table'),
+    (err: Error & { code?: string }) => {
+      assert.equal(err.code, 'QUERY_FAILED');
+      assert.match(err.message, /no_such_table/);
+      return true;
+    },
+  );
+  const res = await fetch(`http://${config.warehouse.queryHost}:${config.warehouse.queryPort}/v1/query`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: '{"sql": ',
+  });
+  assert.equal(res.status, 400);
+  assert.equal(((await res.json()) as { error_code: string }).error_code, 'MALFORMED_BODY');
+  const metrics = await (
+    await fetch(`http://${config.warehouse.queryHost}:${config.warehouse.queryPort}/metrics`)
+  ).text();
+  assert.match(metrics, /sluice_loader_files_total\{type="[a-z_0-9]+",status="LOADED"\} \d+/);
+  assert.match(metrics, /sluice_loader_freshness_seconds\{type="[a-z_0-9]+"\} [\d.e+-]+/);
+  assert.match(metrics, /sluice_loader_load_latency_seconds_bucket/);
+});
