@@ -1,6 +1,6 @@
 // A copy of the shipped catalog with every event type and raw app renamed by a unique suffix, so a
 // test gets its own topics, DLQs and queues on the shared local stack.
-import { cpSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Config } from '../../lib/config.js';
@@ -25,6 +25,11 @@ export interface IsolatedCatalogOptions {
   flush?: { maxRecords?: number; maxAgeSeconds?: number };
   /** Kafka clusters every type routes to (event.yaml `clusters`). */
   clusters?: string[];
+  /**
+   * Event types to add beside the shipped ones: folder name → file name → content, where
+   * `{{type}}` stands for the suffixed type name.
+   */
+  extraTypes?: Record<string, Record<string, string>>;
 }
 
 export async function isolatedCatalog(
@@ -62,6 +67,12 @@ export async function isolatedCatalog(
           )
           .replace(/^(\s+table:) (\w+)$/m, `$1 ${type(name)}`);
       writeFileSync(file, text);
+    }
+  }
+  for (const [name, files] of Object.entries(opts.extraTypes ?? {})) {
+    mkdirSync(join(dir, type(name)));
+    for (const [f, content] of Object.entries(files)) {
+      writeFileSync(join(dir, type(name), f), content.replaceAll('{{type}}', type(name)));
     }
   }
   const catalog = loadCatalog(dir);
