@@ -144,6 +144,42 @@ export function createLoaderActivities(deps: LoaderDeps) {
     return messages;
   }
 
+  /**
+   * Keeps the notices of a load in flight hidden while it runs, so a short visibility timeout
+   * (quick redelivery after a crash) still covers a long load.
+   */
+  async function keepHidden<T>(url: string, messages: Message[], fn: () => Promise<T>): Promise<T> {
+    const seconds = config.warehouse.visibilityTimeoutSeconds;
+    const timer = setInterval(
+      () => {
+        for (let i = 0; i < messages.length; i += 10) {
+          sqs
+            .send(
+              new ChangeMessageVisibilityBatchCommand({
+                QueueUrl: url,
+                Entries: messages
+                  .slice(i, i + 10)
+                  .map((m, j) => ({
+                    Id: String(j),
+                    ReceiptHandle: m.ReceiptHandle!,
+                    VisibilityTimeout: seconds,
+                  })),
+              }),
+            )
+            .catch((err: unknown) =>
+              logger.warn({ err }, 'could not extend the visibility of notices in flight'),
+            );
+        }
+      },
+      (seconds * 1000) / 2,
+    );
+    try {
+      return await fn();
+    } finally {
+      clearInterval(timer);
+    }
+  }
+
   /** Runs the migration steps from the warehouse's version up to `toVersion`, or plans them. */
   async function migrateTo(
     type: EventType,
@@ -294,8 +330,8 @@ export function createLoaderActivities(deps: LoaderDeps) {
       }
       metrics.ignoredNotices.inc({ type: type.name }, ignored);
 
-      const { outcomes, needsMigration } = await withHeartbeat(() =>
-        loadVersioned(type, [...files.values()], false),
+      const { outcomes, needsMigration } = await keepHidden(url, messages, () =>
+        withHeartbeat(() => loadVersioned(type, [...files.values()], false)),
       );
       const done = new Set(outcomes.map((o) => o.key));
       const finished = messages.filter((m) => (keysOf.get(m) ?? []).every((k) => done.has(k)));

@@ -158,8 +158,10 @@ const warehouseSchema = z
       .int()
       .min(30)
       .max(43_200)
-      .default(600)
-      .describe('How long a received notice stays hidden; it must outlast one load.'),
+      .default(60)
+      .describe(
+        'How long a received notice stays hidden; renewed while its load runs, so after a crash it returns this soon.',
+      ),
     loadHistoryDays: z
       .number()
       .int()
