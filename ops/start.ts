@@ -1,15 +1,13 @@
 // `npm start`: installs what is missing, starts the local stack and the Sluice processes,
 // prints where everything is, and stops what it started on Ctrl-C.
-import { mkdirSync } from 'node:fs';
-import { dirname } from 'node:path';
-import { DuckDBInstance } from '@duckdb/node-api';
 import { loadConfig } from '../lib/config.js';
 import { loadCatalog } from '../schemas/catalog.js';
 import { runMain } from './main.js';
 import { step } from './progress.js';
 import { provision } from './provision.js';
 import { AppProcess } from './app-processes.js';
-import { ensurePipelines } from './pipelines.js';
+import { ensureLoaders, ensurePipelines } from './pipelines.js';
+import { queryEndpoint } from '../lib/warehouse-client.js';
 import { restartCrashed, stackDown, stackUp } from './stack-lib.js';
 
 runMain(async () => {
@@ -30,11 +28,6 @@ runMain(async () => {
     `catalog of ${catalog.types.size} event types applied (${changes.length - changed.length} resources already in place)`,
   );
 
-  // The warehouse is a DuckDB file; create it so the path printed below exists.
-  mkdirSync(dirname(config.warehouse.duckdbPath), { recursive: true });
-  const db = await DuckDBInstance.create(config.warehouse.duckdbPath);
-  db.closeSync();
-
   const { host, port } = config.proxy;
   const proxyUrl = `http://${host}:${port}`;
   const apps = [
@@ -45,12 +38,29 @@ runMain(async () => {
       port: { host, port, key: 'proxy.port' },
     }),
     new AppProcess(config, { name: 'pipeline-worker', script: 'workers/pipeline-worker.ts' }),
+    // Owns the warehouse (DuckDB allows one writer per file) and serves reads for the CLI.
+    new AppProcess(config, {
+      name: 'loader-worker',
+      script: 'workers/loader-worker.ts',
+      readyUrl: `http://${config.warehouse.queryHost}:${config.warehouse.queryPort}/healthz`,
+      port: {
+        host: config.warehouse.queryHost,
+        port: config.warehouse.queryPort,
+        key: 'warehouse.queryPort',
+      },
+    }),
   ];
   for (const a of apps) await a.start();
   const pipelines = await ensurePipelines(config, catalog);
   step(
     'pipelines',
     `started: ${pipelines.started.join(', ') || 'none'}; already running: ${pipelines.running.join(', ') || 'none'}`,
+  );
+
+  const loaders = await ensureLoaders(config, catalog);
+  step(
+    'loaders',
+    `started: ${loaders.started.join(', ') || 'none'}; already running: ${loaders.running.join(', ') || 'none'}; schema checks: ${loaders.migrations.length}`,
   );
 
   const lines = [
@@ -62,10 +72,10 @@ runMain(async () => {
     `  Temporal UI      ${config.temporal.uiUrl}`,
     `  S3               ${config.s3.endpoint}   bucket ${config.s3.bucket}`,
     `  SQS              ${config.sqs.endpoint}`,
-    `  Warehouse        ${config.warehouse.duckdbPath}`,
+    `  Warehouse        ${config.warehouse.kind === 'duckdb' ? config.warehouse.duckdbPath : `Snowflake ${config.warehouse.snowflake?.account ?? ''}`}   (read it with \`npx sluice query "<sql>"\` or POST ${queryEndpoint(config)})`,
     `  Logs             ${config.stateDir}/logs/`,
     '',
-    `Press Ctrl-C to stop the proxy${started.length ? ` and ${started.join(', ')}` : ' (the servers were already running and stay up)'}.`,
+    `Press Ctrl-C to stop the proxy and workers${started.length ? ` and ${started.join(', ')}` : ' (the servers were already running and stay up)'}.`,
     '',
   ];
   process.stdout.write(lines.join('\n'));
