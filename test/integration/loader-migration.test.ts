@@ -22,6 +22,7 @@ import { orderData } from '../helpers/events.js';
 import { uniqueName } from '../helpers/names.js';
 import { freePort } from '../helpers/net.js';
 import { announce, putSegment } from '../helpers/segments.js';
+import { recordHistories, recording } from '../helpers/histories.js';
 import { eventually } from '../helpers/wait.js';
 
 const widget = (version: 1 | 2) =>
@@ -99,6 +100,11 @@ before(async () => {
 });
 
 after(async () => {
+  if (recording)
+    recordHistories(config, {
+      'warehouse-loader': `loader/${cat.type('widget')}`,
+      'schema-migration': `migration/${cat.type('order_created')}/v2`,
+    });
   for (const t of ['widget', 'order_created']) {
     await client.workflow
       .getHandle(`loader/${cat.type(t)}`)

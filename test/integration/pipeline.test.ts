@@ -2,9 +2,6 @@
 // end up in Parquet, each once, with their envelope columns; invalid records go to the DLQ; pause
 // and resume work; offsets are committed on the consumer group.
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { GetQueueAttributesCommand, GetQueueUrlCommand } from '@aws-sdk/client-sqs';
 import { Client, Connection } from '@temporalio/client';
@@ -14,8 +11,6 @@ import { loadConfig, type Config } from '../../lib/config.js';
 import { buildEnvelope, envelopeHeaders } from '../../lib/envelope.js';
 import { createProducer } from '../../lib/kafka.js';
 import { createLogger } from '../../lib/logger.js';
-import { projectRoot } from '../../lib/paths.js';
-import { temporalBinary } from '../../ops/services/temporal.js';
 import { partitionForKey } from '../../proxy/partitioner.js';
 import { eventPipeline } from '../../workflows/event-pipeline.js';
 import { statusQuery, pauseSignal, resumeSignal, type PipelineStatus } from '../../workflows/signals.js';
@@ -24,6 +19,7 @@ import { isolatedCatalog, type IsolatedCatalog } from '../helpers/catalog.js';
 import { readTopic } from '../helpers/kafka-read.js';
 import { uniqueName } from '../helpers/names.js';
 import { uncommitted } from '../helpers/pipeline.js';
+import { recordHistories, recording } from '../helpers/histories.js';
 import { listKeys, readParquetRows } from '../helpers/s3-parquet.js';
 
 let config: Config;
@@ -102,37 +98,6 @@ async function caughtUp(timeoutMs = 60_000): Promise<void> {
   }
 }
 
-/**
- * Saves the histories of this run for test/unit/workflow-replay.test.ts, exported by the Temporal
- * CLI in the same JSON form as the Web UI's download (payloads not shortened).
- */
-function recordHistories(): void {
-  const dir = join(projectRoot(), 'test', 'fixtures', 'histories');
-  for (const [name, id] of [
-    ['event-pipeline', `pipeline/${TYPE}`],
-    ['partition-pipeline', `pipeline/${TYPE}/p0`],
-  ] as const) {
-    const out = execFileSync(
-      temporalBinary(config),
-      [
-        'workflow',
-        'show',
-        '--workflow-id',
-        id,
-        '--output',
-        'json',
-        '--no-json-shorthand-payloads',
-        '--address',
-        config.temporal.address,
-        '--namespace',
-        config.temporal.namespace,
-      ],
-      { encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 },
-    );
-    writeFileSync(join(dir, `${name}.json`), out);
-  }
-}
-
 /** Rows in S3 once `enough` holds (or after 20 s, for the assertion to show what is there). */
 async function rowsWhen(enough: (n: number) => boolean): Promise<Record<string, unknown>[]> {
   const deadline = Date.now() + 20_000;
@@ -161,7 +126,11 @@ before(async () => {
 });
 
 after(async () => {
-  if (process.env.SLUICE_RECORD_HISTORIES === '1') recordHistories();
+  if (recording)
+    recordHistories(config, {
+      'event-pipeline': `pipeline/${TYPE}`,
+      'partition-pipeline': `pipeline/${TYPE}/p0`,
+    });
   for (const id of [`pipeline/${TYPE}`, ...[0, 1, 2].map((p) => `pipeline/${TYPE}/p${p}`)]) {
     await client.workflow
       .getHandle(id)

@@ -1,7 +1,7 @@
-// Replays recorded histories of real pipeline runs against the current workflow code, so a change
-// that would break running pipelines (non-determinism) fails here, not in production. Record new
-// histories with `SLUICE_RECORD_HISTORIES=1 npm test -- pipeline.test` after intentional changes
-// guarded by patched().
+// Replays recorded histories of real runs against the current workflow code, so a change that
+// would break running workflows (non-determinism) fails here, not in production. Record new
+// histories with `SLUICE_RECORD_HISTORIES=1 npm test -- pipeline.test loader-migration` after
+// intentional changes guarded by patched().
 import assert from 'node:assert/strict';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -12,10 +12,13 @@ import { workflowsPath } from '../../workers/pipeline-worker.js';
 
 const dir = join(projectRoot(), 'test', 'fixtures', 'histories');
 
-test('recorded pipeline histories replay without non-determinism', async () => {
+test('recorded histories of every long-running workflow replay without non-determinism', async () => {
   Runtime.install({ logger: new DefaultLogger('WARN') });
   const files = readdirSync(dir).filter((f) => f.endsWith('.json'));
-  assert.ok(files.length >= 2, 'histories of an eventPipeline and a partitionPipeline are recorded');
+  const recorded = files.map((f) => f.replace(/\.json$/, '')).sort();
+  for (const name of ['event-pipeline', 'partition-pipeline', 'schema-migration', 'warehouse-loader']) {
+    assert.ok(recorded.includes(name), `a history of ${name} is recorded`);
+  }
   const histories = files.map((f) => ({
     workflowId: f.replace(/\.json$/, ''),
     history: JSON.parse(readFileSync(join(dir, f), 'utf8')) as unknown,
