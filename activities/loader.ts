@@ -157,13 +157,11 @@ export function createLoaderActivities(deps: LoaderDeps) {
             .send(
               new ChangeMessageVisibilityBatchCommand({
                 QueueUrl: url,
-                Entries: messages
-                  .slice(i, i + 10)
-                  .map((m, j) => ({
-                    Id: String(j),
-                    ReceiptHandle: m.ReceiptHandle!,
-                    VisibilityTimeout: seconds,
-                  })),
+                Entries: messages.slice(i, i + 10).map((m, j) => ({
+                  Id: String(j),
+                  ReceiptHandle: m.ReceiptHandle!,
+                  VisibilityTimeout: seconds,
+                })),
               }),
             )
             .catch((err: unknown) =>
@@ -231,7 +229,19 @@ export function createLoaderActivities(deps: LoaderDeps) {
     files: VersionedFile[],
     force: boolean,
     table?: string,
-  ): Promise<{ outcomes: FileOutcome[]; needsMigration?: number }> {
+  ): Promise<{ outcomes: FileOutcome[]; needsMigration?: number; unknownVersions: number[] }> {
+    // A file from a pipeline that runs a newer catalog than this worker: it stays queued (or is
+    // reported, for loadFiles) until this worker is deployed with that version.
+    const unknownVersions = [
+      ...new Set(files.filter((f) => !type.versions[f.version - 1]).map((f) => f.version)),
+    ];
+    if (unknownVersions.length) {
+      logger.warn(
+        { type: type.name, versions: unknownVersions, latest: type.latest.version },
+        'files of schema versions this worker’s catalog does not have: deploy the catalog, they wait meanwhile',
+      );
+      files = files.filter((f) => type.versions[f.version - 1]);
+    }
     if (table) {
       if (!(await warehouse.describe(table))) throw new Error(`table ${table} does not exist`);
       return {
@@ -241,6 +251,7 @@ export function createLoaderActivities(deps: LoaderDeps) {
           force,
           historyDays: config.warehouse.loadHistoryDays,
         }),
+        unknownVersions,
       };
     }
     let records = await warehouse.migrations(type.name);
@@ -271,7 +282,7 @@ export function createLoaderActivities(deps: LoaderDeps) {
         })),
       );
     }
-    return { outcomes, ...(needsMigration ? { needsMigration } : {}) };
+    return { outcomes, unknownVersions, ...(needsMigration ? { needsMigration } : {}) };
   }
 
   function record(type: EventType, outcomes: FileOutcome[], noticed: Map<string, string>): void {
@@ -330,12 +341,19 @@ export function createLoaderActivities(deps: LoaderDeps) {
       }
       metrics.ignoredNotices.inc({ type: type.name }, ignored);
 
-      const { outcomes, needsMigration } = await keepHidden(url, messages, () =>
+      const { outcomes, needsMigration, unknownVersions } = await keepHidden(url, messages, () =>
         withHeartbeat(() => loadVersioned(type, [...files.values()], false)),
       );
       const done = new Set(outcomes.map((o) => o.key));
       const finished = messages.filter((m) => (keysOf.get(m) ?? []).every((k) => done.has(k)));
-      const waiting = messages.filter((m) => !finished.includes(m));
+      // Only files waiting for a migration come back at once; those of an unknown version stay
+      // hidden for the visibility timeout, so they are retried without spinning.
+      const unknown = new Set(unknownVersions);
+      const waiting = messages.filter(
+        (m) =>
+          !finished.includes(m) &&
+          !(keysOf.get(m) ?? []).some((k) => unknown.has(files.get(k)?.version ?? 0)),
+      );
       for (let i = 0; i < finished.length; i += 10) {
         const batch = finished.slice(i, i + 10);
         const res = await sqs.send(
@@ -381,9 +399,22 @@ export function createLoaderActivities(deps: LoaderDeps) {
           });
         } else files.push({ ...f, version: seg.version });
       }
-      const { outcomes, needsMigration } = await withHeartbeat(() =>
+      const { outcomes, needsMigration, unknownVersions } = await withHeartbeat(() =>
         loadVersioned(type, files, input.force, input.table),
       );
+      const unknown = new Set(unknownVersions);
+      for (const f of files) {
+        if (unknown.has(f.version)) {
+          failures.push({
+            key: f.key,
+            etag: f.etag ?? '',
+            status: 'FAILED',
+            rows: 0,
+            testRows: 0,
+            error: `schema version ${f.version} is not in this worker's catalog (latest v${type.latest.version})`,
+          });
+        }
+      }
       record(type, outcomes, new Map());
       const summary = summarize(0, input.files.length, [...outcomes, ...failures], 0);
       return needsMigration ? { ...summary, needsMigration } : summary;

@@ -6,6 +6,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
+import { GetQueueAttributesCommand, GetQueueUrlCommand } from '@aws-sdk/client-sqs';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { Client, Connection } from '@temporalio/client';
 import { DefaultLogger, Runtime } from '@temporalio/worker';
@@ -209,6 +210,35 @@ test('a file that can never load is recorded FAILED with its reason and does not
     ),
     1,
   );
+});
+
+test('a file of a schema version this worker does not know waits in the queue; the loader goes on', async () => {
+  const TYPE = cat.type('delivery_status_changed');
+  const before = await loaderStatus(TYPE);
+  const key = `events/${TYPE}/v=9/dt=2026-11-25/hr=12/${TYPE}-p0-0-1.parquet`;
+  await announce(config, sqs(), TYPE, [{ key, etag: 'x', size: 1, rows: 1 }]);
+  await eventually(
+    () => loaderStatus(TYPE),
+    (s) => s.notices > before.notices,
+    'the notice to be taken',
+  );
+  const queue = await sqs().send(new GetQueueUrlCommand({ QueueName: `${config.sqs.queuePrefix}${TYPE}` }));
+  const attrs = await sqs().send(
+    new GetQueueAttributesCommand({
+      QueueUrl: queue.QueueUrl,
+      AttributeNames: ['ApproximateNumberOfMessages', 'ApproximateNumberOfMessagesNotVisible'],
+    }),
+  );
+  assert.equal(
+    attrs.Attributes?.ApproximateNumberOfMessagesNotVisible,
+    '1',
+    'kept, hidden until it is retried',
+  );
+  const after = await loaderStatus(TYPE);
+  assert.equal(after.loaded, before.loaded);
+  assert.equal(after.failed, before.failed, 'not failed: it loads once the catalog has v9');
+  const { status } = await client.workflow.getHandle(`loader/${TYPE}`).describe();
+  assert.equal(status.name, 'RUNNING');
 });
 
 test('a v1 → v2 migration adds the new columns, old rows read NULL, and test events land in <table>_test', async () => {
