@@ -20,3 +20,7 @@ export function unknownSchemaVersion(name: string, version: number, latest: numb
     nonRetryable: true,
   });
 }
+
+export function invalidInput(message: string): ApplicationFailure {
+  return ApplicationFailure.create({ type: 'InvalidInput', message, nonRetryable: true });
+}

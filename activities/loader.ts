@@ -10,10 +10,13 @@ import {
   type Message,
   type SQSClient,
 } from '@aws-sdk/client-sqs';
+import type { S3Client } from '@aws-sdk/client-s3';
 import type { Config } from '../lib/config.js';
 import type { Logger } from '../lib/logger.js';
 import type { Catalog, EventType } from '../schemas/catalog.js';
-import { unknownEventType, unknownSchemaVersion } from './errors.js';
+import { invalidInput, unknownEventType, unknownSchemaVersion } from './errors.js';
+import type { BackfillChunk, BackfillRange, ChunkResult, LoadPrefixInput } from './backfill-types.js';
+import { listChunkPage, planChunks } from './warehouse/listing.js';
 import type { LoaderMetrics } from './loader-metrics.js';
 import type {
   LoadFilesInput,
@@ -41,6 +44,8 @@ export interface LoaderDeps {
   catalog: Catalog;
   warehouse: Warehouse;
   sqs: SQSClient;
+  /** Lists segment objects for backfills. */
+  s3: S3Client;
   logger: Logger;
   metrics: LoaderMetrics;
 }
@@ -229,6 +234,7 @@ export function createLoaderActivities(deps: LoaderDeps) {
     files: VersionedFile[],
     force: boolean,
     table?: string,
+    reloadBefore?: string,
   ): Promise<{ outcomes: FileOutcome[]; needsMigration?: number; unknownVersions: number[] }> {
     // A file from a pipeline that runs a newer catalog than this worker: it stays queued (or is
     // reported, for loadFiles) until this worker is deployed with that version.
@@ -250,6 +256,7 @@ export function createLoaderActivities(deps: LoaderDeps) {
           files,
           force,
           historyDays: config.warehouse.loadHistoryDays,
+          ...(reloadBefore ? { reloadBefore } : {}),
         }),
         unknownVersions,
       };
@@ -279,6 +286,7 @@ export function createLoaderActivities(deps: LoaderDeps) {
           files: group,
           force,
           historyDays: config.warehouse.loadHistoryDays,
+          ...(reloadBefore ? { reloadBefore } : {}),
         })),
       );
     }
@@ -418,6 +426,64 @@ export function createLoaderActivities(deps: LoaderDeps) {
       record(type, outcomes, new Map());
       const summary = summarize(0, input.files.length, [...outcomes, ...failures], 0);
       return needsMigration ? { ...summary, needsMigration } : summary;
+    },
+
+    /** The (version, day) chunks of a backfill's range: prefixes only, the files are listed per chunk. */
+    async planBackfill(range: BackfillRange): Promise<BackfillChunk[]> {
+      typeOf(range.eventType);
+      try {
+        return await planChunks(deps.s3, config.s3.bucket, range);
+      } catch (err) {
+        if (err instanceof RangeError) throw invalidInput(err.message);
+        throw err;
+      }
+    },
+
+    /**
+     * Lists one chunk's files page by page and loads them under the load-history rule. Progress is
+     * heartbeated, so a retry goes on after the last page it finished instead of starting over.
+     */
+    async loadPrefix(input: LoadPrefixInput): Promise<ChunkResult & { needsMigration?: number }> {
+      const type = typeOf(input.eventType);
+      const ctx = Context.current();
+      const resumed = ctx.info.heartbeatDetails as { afterKey?: string; result: ChunkResult } | undefined;
+      const result: ChunkResult = resumed?.result ?? {
+        files: 0,
+        loaded: 0,
+        skipped: 0,
+        failed: 0,
+        rows: 0,
+        failures: [],
+      };
+      let afterKey = resumed?.afterKey;
+      for (;;) {
+        const page = await listChunkPage(
+          deps.s3,
+          config.s3.bucket,
+          input.chunk,
+          afterKey,
+          config.warehouse.maxFilesPerLoad,
+        );
+        const files = page.files.map((f) => ({ ...f, version: input.chunk.version }));
+        const { outcomes, needsMigration, unknownVersions } = await withHeartbeat(() =>
+          loadVersioned(type, files, input.force, input.table, input.reloadBefore),
+        );
+        if (needsMigration !== undefined) return { ...result, needsMigration };
+        if (unknownVersions.length) {
+          throw unknownSchemaVersion(type.name, unknownVersions[0]!, type.latest.version);
+        }
+        record(type, outcomes, new Map());
+        const s = summarize(0, files.length, outcomes, 0);
+        result.files += s.files;
+        result.loaded += s.loaded;
+        result.skipped += s.skipped;
+        result.failed += s.failed;
+        result.rows += s.rows;
+        result.failures = [...result.failures, ...s.failures].slice(0, 20);
+        afterKey = page.last ?? afterKey;
+        ctx.heartbeat({ afterKey, result });
+        if (page.done) return result;
+      }
     },
 
     /** Moves the type's tables to `toVersion` (default: the catalog's latest), or plans it. */

@@ -3,3 +3,4 @@ export { eventPipeline } from './event-pipeline.js';
 export { partitionPipeline } from './partition-pipeline.js';
 export { warehouseLoader } from './warehouse-loader.js';
 export { schemaMigration } from './schema-migration.js';
+export { backfill, backfillChunk } from './backfill.js';

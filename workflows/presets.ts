@@ -2,7 +2,12 @@
 import type { ActivityOptions } from '@temporalio/workflow';
 
 /** Non-retryable failure types raised by activities (see activities/errors.ts). */
-export const nonRetryable = ['UnknownEventType', 'InvalidOffsetRange', 'UnknownSchemaVersion'] as const;
+export const nonRetryable = [
+  'UnknownEventType',
+  'InvalidOffsetRange',
+  'UnknownSchemaVersion',
+  'InvalidInput',
+] as const;
 
 export const presets = {
   /** Quick metadata calls: Kafka offsets and commits, SQS sends. */
@@ -43,6 +48,17 @@ export const presets = {
     heartbeatTimeout: '30 seconds',
     retry: {
       initialInterval: '1 second',
+      backoffCoefficient: 2,
+      maximumInterval: '1 minute',
+      nonRetryableErrorTypes: [...nonRetryable],
+    },
+  },
+  /** One backfill chunk (a day of one version): heartbeats per page, a retry resumes after it. */
+  backfill: {
+    startToCloseTimeout: '2 hours',
+    heartbeatTimeout: '1 minute',
+    retry: {
+      initialInterval: '2 seconds',
       backoffCoefficient: 2,
       maximumInterval: '1 minute',
       nonRetryableErrorTypes: [...nonRetryable],

@@ -165,8 +165,10 @@ export class DuckDbWarehouse implements Warehouse {
   ): Promise<FileOutcome[]> {
     const { target, force, historyDays } = request;
     const loaded = force
-      ? new Set<string>()
-      : await loadedFiles(conn, target.table, request.files, historyDays);
+      ? request.reloadBefore
+        ? await loadedFiles(conn, target.table, request.files, { since: request.reloadBefore })
+        : new Set<string>()
+      : await loadedFiles(conn, target.table, request.files, { days: historyDays });
     const outcomes = new Map<string, FileOutcome>();
     const ready: Inspected[] = [];
     const failed: { file: FileRef & { etag: string }; size: number; error: string }[] = [];
@@ -320,21 +322,25 @@ async function readMigrations(conn: DuckDBConnection, eventType: string): Promis
   }));
 }
 
-/** (key, etag) pairs of these files the history says were loaded within the window. */
+/** (key, etag) pairs of these files the history says were loaded within the window (or since an instant). */
 async function loadedFiles(
   conn: DuckDBConnection,
   table: string,
   files: FileRef[],
-  days: number,
+  window: { days: number } | { since: string },
 ): Promise<Set<string>> {
   if (files.length === 0) return new Set();
   const keys = files.map((f) => quoteLiteral(f.key)).join(', ');
+  const after =
+    'days' in window
+      ? `now() - to_days(${Math.trunc(window.days)})`
+      : `${quoteLiteral(window.since)}::TIMESTAMPTZ`;
   const rows = (
     await conn.runAndReadAll(
       `SELECT file_key, etag FROM ${loadHistoryTable}
-       WHERE table_name = $1 AND status = 'LOADED' AND loaded_at > now() - to_days($2::INTEGER)
+       WHERE table_name = $1 AND status = 'LOADED' AND loaded_at >= ${after}
          AND file_key IN (${keys})`,
-      [table, days],
+      [table],
     )
   ).getRowObjectsJson();
   return new Set(rows.map((r) => historyKey(text(r.file_key), text(r.etag))));

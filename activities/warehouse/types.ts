@@ -26,6 +26,11 @@ export interface LoadRequest {
   files: FileRef[];
   /** Load even files the history says were loaded (Snowflake's FORCE = TRUE). */
   force: boolean;
+  /**
+   * With force: still skip files loaded at or after this instant (ISO 8601) — the ones a resumed
+   * forced backfill already reloaded before it was cancelled.
+   */
+  reloadBefore?: string;
   /** Skip a file loaded within this many days (Snowflake: 64). */
   historyDays: number;
 }

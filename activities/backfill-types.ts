@@ -1,0 +1,39 @@
+// Inputs and results of the backfill activities: prefixes and counts, never file lists, so a
+// backfill over months of data keeps a small workflow history.
+
+export interface BackfillRange {
+  eventType: string;
+  /** Inclusive, ISO 8601; the hour it falls in is the first hour loaded. Default: the beginning. */
+  from?: string;
+  /** Exclusive, ISO 8601; files of hours from `to`'s hour on are left out. Default: no end. */
+  to?: string;
+  /** Only this schema version's files (`v=<N>/`). */
+  version?: number;
+}
+
+/** One day of one schema version: `events/<type>/v=<N>/dt=<day>/`, hours [hrFrom, hrTo]. */
+export interface BackfillChunk {
+  prefix: string;
+  version: number;
+  day: string;
+  hrFrom: number;
+  hrTo: number;
+}
+
+export interface LoadPrefixInput {
+  eventType: string;
+  chunk: BackfillChunk;
+  table?: string;
+  force: boolean;
+  /** See LoadRequest.reloadBefore. */
+  reloadBefore?: string;
+}
+
+export interface ChunkResult {
+  files: number;
+  loaded: number;
+  skipped: number;
+  failed: number;
+  rows: number;
+  failures: { key: string; error: string }[];
+}
