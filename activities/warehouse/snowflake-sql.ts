@@ -132,8 +132,9 @@ export function columnFromInfoSchema(r: InfoSchemaColumn): ColumnDef {
 // ---------------------------------------------------------------------------------------------
 // Load history and migrations
 
+// The Z is appended, not quoted in the format: NULL stays NULL, and fakesnow reads the format too.
 const isoUtc = (expr: string): string =>
-  `TO_VARCHAR(CONVERT_TIMEZONE('UTC', ${expr}), 'YYYY-MM-DD"T"HH24:MI:SS.FF6"Z"')`;
+  `TO_VARCHAR(CONVERT_TIMEZONE('UTC', ${expr}), 'YYYY-MM-DD"T"HH24:MI:SS.FF6') || 'Z'`;
 
 const placeholders = (n: number): string => Array.from({ length: n }, () => '?').join(', ');
 
