@@ -53,7 +53,9 @@ function cell(v: unknown, t: RowType): string | null {
       return `${neg ? '-' : ''}${digits.slice(0, -scale)}.${digits.slice(-scale)}`;
     }
     default:
-      return typeof v === 'string' ? v : typeof v === 'object' ? JSON.stringify(v) : String(v);
+      if (typeof v === 'string') return v;
+      if (typeof v === 'number' || typeof v === 'bigint' || typeof v === 'boolean') return String(v);
+      return JSON.stringify(v);
   }
 }
 
