@@ -14,7 +14,9 @@ export async function openWarehouse(config: Config, s3: S3Client, logger: Logger
   if (config.warehouse.kind === 'duckdb') {
     return DuckDbWarehouse.open(config.warehouse.duckdbPath, createS3Fetcher(s3, config.s3.bucket), logger);
   }
-  throw new Error('warehouse.kind "snowflake": the Snowflake adapter is not wired into this build yet');
+  // Loaded only when configured: the Snowflake driver is large.
+  const { SnowflakeWarehouse } = await import('../activities/warehouse/snowflake.js');
+  return SnowflakeWarehouse.open(config, logger);
 }
 
 export async function createLoaderDeps(

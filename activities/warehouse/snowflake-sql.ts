@@ -139,9 +139,11 @@ const isoUtc = (expr: string): string =>
 const placeholders = (n: number): string => Array.from({ length: n }, () => '?').join(', ');
 
 /** (file_key, etag) pairs loaded into `table` within the window; binds: table, days, keys… */
-export function loadedFilesSql(keyCount: number): string {
+/** Binds: table, then days (or, with `since`, an ISO instant), then the keys. */
+export function loadedFilesSql(keyCount: number, since = false): string {
+  const after = since ? 'TO_TIMESTAMP_TZ(?)' : 'DATEADD(day, -?, CURRENT_TIMESTAMP())';
   return `SELECT "file_key", "etag" FROM ${q(loadHistoryTable)}
-WHERE "table_name" = ? AND "status" = 'LOADED' AND "loaded_at" > DATEADD(day, -?, CURRENT_TIMESTAMP())
+WHERE "table_name" = ? AND "status" = 'LOADED' AND "loaded_at" >= ${after}
   AND "file_key" IN (${placeholders(keyCount)})`;
 }
 

@@ -312,14 +312,20 @@ export class SnowflakeWarehouse implements Warehouse {
     );
   }
 
+  /** Keys loaded within `days`, or with `force` and `reloadBefore`: loaded since that instant. */
   private async loadedFiles(
     s: SqlSession,
     table: string,
     keys: string[],
-    days: number,
+    request: Pick<LoadRequest, 'force' | 'historyDays' | 'reloadBefore'>,
   ): Promise<Set<string>> {
-    if (keys.length === 0) return new Set();
-    const { rows } = await s.run(loadedFilesSql(keys.length), [table, days, ...keys]);
+    if (keys.length === 0 || (request.force && !request.reloadBefore)) return new Set();
+    const since = request.force ? request.reloadBefore : undefined;
+    const { rows } = await s.run(loadedFilesSql(keys.length, since !== undefined), [
+      table,
+      since ?? request.historyDays,
+      ...keys,
+    ]);
     return new Set(rows.map((r) => historyKey(str(r.file_key), str(r.etag))));
   }
 
@@ -382,7 +388,7 @@ export class SnowflakeWarehouse implements Warehouse {
   }
 
   private async loadCopy(s: SqlSession, request: LoadRequest): Promise<FileOutcome[]> {
-    const { target, force, historyDays } = request;
+    const { target, force } = request;
     const columns = await this.describe(target.table);
     if (!columns) throw new Error(`table ${target.table} does not exist: create it before loading`);
     const testColumns = target.testTable ? await this.describe(target.testTable) : undefined;
@@ -398,7 +404,7 @@ export class SnowflakeWarehouse implements Warehouse {
       failed.push({ outcome, size });
     };
 
-    const loaded = force ? new Set<string>() : await this.loadedFiles(s, target.table, keys, historyDays);
+    const loaded = await this.loadedFiles(s, target.table, keys, request);
     const listed = await this.listFiles(s, keys);
     const candidates: (FileRef & { etag: string; size: number })[] = [];
     for (const f of files) {
@@ -464,14 +470,12 @@ export class SnowflakeWarehouse implements Warehouse {
       const split = target.testTable !== undefined || target.skipTest;
       await this.transaction(s, async () => {
         // Under the lock: a load that committed while we copied wins, and these become SKIPPED.
-        const nowLoaded = force
-          ? new Set<string>()
-          : await this.loadedFiles(
-              s,
-              target.table,
-              ready.map((f) => f.key),
-              historyDays,
-            );
+        const nowLoaded = await this.loadedFiles(
+          s,
+          target.table,
+          ready.map((f) => f.key),
+          request,
+        );
         const take = ready.filter((f) => {
           if (!nowLoaded.has(historyKey(f.key, f.etag))) return true;
           outcomes.set(f.key, skipped(f.key, f.etag));
@@ -549,7 +553,7 @@ export class SnowflakeWarehouse implements Warehouse {
    * COPY in a pipe cannot filter rows, so test events cannot be split or dropped in this mode.
    */
   private async loadSnowpipe(s: SqlSession, request: LoadRequest): Promise<FileOutcome[]> {
-    const { target, force, historyDays } = request;
+    const { target } = request;
     const client = this.o.snowpipe;
     if (!client) throw new Error('snowpipe mode needs warehouse.snowflake.privateKeyPath (key-pair JWT)');
     if (target.testTable || target.skipTest) {
@@ -560,7 +564,7 @@ export class SnowflakeWarehouse implements Warehouse {
     }
     const files = [...new Map(request.files.map((f) => [f.key, f])).values()];
     const keys = files.map((f) => f.key);
-    const loaded = force ? new Set<string>() : await this.loadedFiles(s, target.table, keys, historyDays);
+    const loaded = await this.loadedFiles(s, target.table, keys, request);
     const listed = await this.listFiles(s, keys);
     const outcomes = new Map<string, FileOutcome>();
     const history: { outcome: FileOutcome; size: number }[] = [];
