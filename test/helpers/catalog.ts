@@ -100,6 +100,7 @@ export async function isolatedCatalog(
       }
       sqs.destroy();
       rmSync(dir, { recursive: true, force: true });
+      rmSync(`${dir}.lock.json`, { force: true });
     },
   };
 }
