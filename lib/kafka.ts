@@ -63,6 +63,22 @@ export interface RangeRecord {
   headers: Record<string, string>;
 }
 
+/** A header as the client parsed it: name and value bytes, in record order (names may repeat). */
+export type HeaderPair = [Buffer | null, Buffer | null];
+
+/**
+ * A record with its headers as the client parsed them. Turning ten header names and values into
+ * strings for every record cost more than a tenth of the pipeline's read; a reader that only needs
+ * a few of them (the envelope, with values that repeat) decodes those itself.
+ */
+export interface RawRangeRecord {
+  offset: bigint;
+  timestamp: bigint;
+  key: Buffer | null;
+  value: Buffer | null;
+  rawHeaders: HeaderPair[];
+}
+
 export type KafkaRangeErrorCode =
   'OFFSET_OUT_OF_RANGE' | 'RANGE_BEYOND_HIGH_WATERMARK' | 'UNKNOWN_TOPIC_OR_PARTITION' | 'FETCH_FAILED';
 
@@ -83,7 +99,8 @@ const UNKNOWN_TOPIC_OR_PARTITION = 3;
 // Record batch attribute bit 5: a control batch (transaction commit/abort markers), never user data.
 const CONTROL_BATCH = 0x20;
 
-function headerMap(pairs: [Buffer | null, Buffer | null][]): Record<string, string> {
+/** Header pairs as strings (UTF-8); a later header of the same name wins. */
+export function headerMap(pairs: readonly HeaderPair[]): Record<string, string> {
   const out: Record<string, string> = {};
   for (const [k, v] of pairs) if (k) out[k.toString('utf8')] = v ? v.toString('utf8') : '';
   return out;
@@ -107,6 +124,19 @@ export interface RangeOptions {
  * Throws KafkaRangeError when `from` was already deleted by retention, or `to` is past the end.
  */
 export async function* readRange(reader: Consumer, opts: RangeOptions): AsyncGenerator<RangeRecord[]> {
+  for await (const chunk of readRawRange(reader, opts)) {
+    yield chunk.map((r) => ({
+      offset: r.offset,
+      timestamp: r.timestamp,
+      key: r.key,
+      value: r.value,
+      headers: headerMap(r.rawHeaders),
+    }));
+  }
+}
+
+/** readRange with the headers left as the client parsed them (see RawRangeRecord). */
+export async function* readRawRange(reader: Consumer, opts: RangeOptions): AsyncGenerator<RawRangeRecord[]> {
   const { topic, partition, from, to } = opts;
   if (to <= from) return;
   const metadata = await reader.metadata({ topics: [topic] });
@@ -178,7 +208,7 @@ export async function* readRange(reader: Consumer, opts: RangeOptions): AsyncGen
       }
       continue;
     }
-    const chunk: RangeRecord[] = [];
+    const chunk: RawRangeRecord[] = [];
     let next = offset;
     for (const batch of batches) {
       const batchEnd = batch.firstOffset + BigInt(batch.lastOffsetDelta) + 1n;
@@ -193,7 +223,7 @@ export async function* readRange(reader: Consumer, opts: RangeOptions): AsyncGen
           timestamp: batch.firstTimestamp + r.timestampDelta,
           key: r.key,
           value: r.value,
-          headers: headerMap(r.headers),
+          rawHeaders: r.headers,
         });
       }
     }
