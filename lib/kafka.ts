@@ -106,6 +106,13 @@ export function headerMap(pairs: readonly HeaderPair[]): Record<string, string> 
   return out;
 }
 
+/**
+ * Bytes per fetch of one partition unless a caller says otherwise. Measured on a range read of 1 KB
+ * records (lz4): 1–2 MiB cost ~11 µs of CPU per record, 8 MiB ~15 µs; a big response is buffered,
+ * copied into one piece and parsed into records all at once, which outlive young-generation GCs.
+ */
+export const DEFAULT_FETCH_BYTES = 2 * 1024 * 1024;
+
 export interface RangeOptions {
   topic: string;
   partition: number;
@@ -113,7 +120,7 @@ export interface RangeOptions {
   from: bigint;
   /** End of the range (exclusive). */
   to: bigint;
-  /** Bytes per fetch for this partition. */
+  /** Bytes per fetch for this partition; default DEFAULT_FETCH_BYTES. */
   maxBytes?: number;
   maxWaitMs?: number;
 }
@@ -151,7 +158,7 @@ export async function* readRawRange(reader: Consumer, opts: RangeOptions): Async
       node: partMeta.leader,
       maxWaitTime: opts.maxWaitMs ?? 500,
       minBytes: 1,
-      maxBytes: opts.maxBytes ?? 8 * 1024 * 1024,
+      maxBytes: opts.maxBytes ?? DEFAULT_FETCH_BYTES,
       topics: [
         {
           topicId: topicMeta.id,
@@ -161,7 +168,7 @@ export async function* readRawRange(reader: Consumer, opts: RangeOptions): Async
               currentLeaderEpoch: partMeta.leaderEpoch,
               fetchOffset: offset,
               lastFetchedEpoch: -1,
-              partitionMaxBytes: opts.maxBytes ?? 8 * 1024 * 1024,
+              partitionMaxBytes: opts.maxBytes ?? DEFAULT_FETCH_BYTES,
             },
           ],
         },
