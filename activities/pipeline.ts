@@ -158,6 +158,8 @@ export function createPipelineActivities(deps: PipelineDeps) {
           encoder.add(r);
           bytes += size;
         }
+        // The loop keeps `chunk` while the next fetch is awaited: let its records go now.
+        chunk.length = 0;
       }
       const { groups, rejected } = encoder.finish();
       const objects: SegmentObject[] = [];

@@ -204,9 +204,12 @@ export function readEnvelope(headers: Record<string, KafkaHeaderValue>): EventEn
 }
 
 const HEADER_NAMES = ATTRIBUTE_HEADERS.map((n) => Buffer.from(n));
+// Slots by name length, so a header name is compared with one or two candidates, not all ten.
+const BY_LENGTH: number[][] = [];
+HEADER_NAMES.forEach((n, i) => (BY_LENGTH[n.length] ??= []).push(i));
 const SLOT = Object.fromEntries(ATTRIBUTE_HEADERS.map((n, i) => [n, i])) as Record<AttributeHeader, number>;
 // Values unique to each event: never worth comparing with the previous record's.
-const UNIQUE = new Set<number>([SLOT.ce_id, SLOT.ce_time, SLOT.ce_partitionkey]);
+const UNIQUE = ATTRIBUTE_HEADERS.map((n) => n === 'ce_id' || n === 'ce_time' || n === 'ce_partitionkey');
 const SHORT = 64;
 
 function sameBytes(a: Buffer, b: Buffer): boolean {
@@ -235,8 +238,9 @@ export class RawEnvelopeReader {
     slots.fill(undefined);
     for (let p = 0; p < pairs.length; p++) {
       const [k, v] = pairs[p]!;
-      if (!k) continue;
-      for (let i = 0; i < HEADER_NAMES.length; i++) {
+      const candidates = k ? BY_LENGTH[k.length] : undefined;
+      if (!k || !candidates) continue;
+      for (const i of candidates) {
         // A later header of the same name wins, as in headerMap.
         if (sameBytes(k, HEADER_NAMES[i]!)) {
           slots[i] = v;
@@ -251,7 +255,7 @@ export class RawEnvelopeReader {
     const v = this.slots[i];
     if (v === undefined) return undefined;
     if (v === null) return '';
-    if (UNIQUE.has(i)) return v.toString('utf8');
+    if (UNIQUE[i]) return v.toString('utf8');
     const last = this.lastBytes[i];
     if (last !== undefined && sameBytes(v, last)) return this.lastText[i];
     const text = v.toString('utf8');

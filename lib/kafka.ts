@@ -152,91 +152,121 @@ export async function* readRawRange(reader: Consumer, opts: RangeOptions): Async
   if (!topicMeta || !partMeta) {
     throw new KafkaRangeError('UNKNOWN_TOPIC_OR_PARTITION', `topic ${topic} has no partition ${partition}`);
   }
+  const target: FetchTarget = {
+    topicId: topicMeta.id,
+    leader: partMeta.leader,
+    leaderEpoch: partMeta.leaderEpoch,
+  };
   let offset = from;
   while (offset < to) {
-    const response = await reader.fetch({
-      node: partMeta.leader,
-      maxWaitTime: opts.maxWaitMs ?? 500,
-      minBytes: 1,
-      maxBytes: opts.maxBytes ?? DEFAULT_FETCH_BYTES,
-      topics: [
-        {
-          topicId: topicMeta.id,
-          partitions: [
-            {
-              partition,
-              currentLeaderEpoch: partMeta.leaderEpoch,
-              fetchOffset: offset,
-              lastFetchedEpoch: -1,
-              partitionMaxBytes: opts.maxBytes ?? DEFAULT_FETCH_BYTES,
-            },
-          ],
-        },
-      ],
-    });
-    const part = response.responses[0]?.partitions.find((p) => p.partitionIndex === partition);
-    if (!part)
-      throw new KafkaRangeError(
-        'FETCH_FAILED',
-        `fetch of ${topic}/${partition} at ${offset} returned no data`,
-      );
-    const where = `${topic}/${partition} at offset ${offset}`;
-    if (part.errorCode === OFFSET_OUT_OF_RANGE) {
-      throw new KafkaRangeError(
-        'OFFSET_OUT_OF_RANGE',
-        `${where} is out of range (log start ${part.logStartOffset}, high watermark ${part.highWatermark})`,
-        {
-          logStartOffset: part.logStartOffset,
-          highWatermark: part.highWatermark,
-          kafkaErrorCode: part.errorCode,
-        },
-      );
-    }
-    if (part.errorCode === UNKNOWN_TOPIC_OR_PARTITION) {
-      throw new KafkaRangeError('UNKNOWN_TOPIC_OR_PARTITION', `${where}: unknown topic or partition`, {
-        kafkaErrorCode: part.errorCode,
-      });
-    }
-    if (part.errorCode !== 0) {
-      throw new KafkaRangeError('FETCH_FAILED', `${where}: Kafka error code ${part.errorCode}`, {
-        kafkaErrorCode: part.errorCode,
-      });
-    }
-    const batches = part.records ?? [];
-    if (batches.length === 0) {
-      if (part.highWatermark <= offset) {
-        throw new KafkaRangeError(
-          'RANGE_BEYOND_HIGH_WATERMARK',
-          `${where}: the range ends at ${to} but the partition ends at ${part.highWatermark}`,
-          {
-            highWatermark: part.highWatermark,
-          },
-        );
-      }
-      continue;
-    }
-    const chunk: RawRangeRecord[] = [];
-    let next = offset;
-    for (const batch of batches) {
-      const batchEnd = batch.firstOffset + BigInt(batch.lastOffsetDelta) + 1n;
-      if (batchEnd > next) next = batchEnd;
-      if (batch.attributes & CONTROL_BATCH) continue;
-      for (const r of batch.records) {
-        const o = batch.firstOffset + BigInt(r.offsetDelta);
-        // A batch can start before `offset` and end after `to`: the broker only sends whole batches.
-        if (o < offset || o >= to) continue;
-        chunk.push({
-          offset: o,
-          timestamp: batch.firstTimestamp + r.timestampDelta,
-          key: r.key,
-          value: r.value,
-          rawHeaders: r.headers,
-        });
-      }
-    }
-    offset = next;
-    if (chunk.length) yield chunk;
+    // The response is parsed in fetchChunk, so this generator holds only the chunk, and lets it go
+    // before the next fetch: otherwise two chunks of records (with all the Buffers the client made)
+    // are alive at once and survive into the old generation.
+    let chunk: FetchedChunk | undefined = await fetchChunk(reader, target, opts, offset);
+    offset = chunk.next;
+    if (chunk.records.length) yield chunk.records;
+    chunk = undefined;
   }
+}
+
+interface FetchTarget {
+  topicId: string;
+  leader: number;
+  leaderEpoch: number;
+}
+
+interface FetchedChunk {
+  records: RawRangeRecord[];
+  /** Where the next fetch starts. */
+  next: bigint;
+}
+
+/** One Fetch at `offset`: the records of the range in it (maybe none) and where to go on. */
+async function fetchChunk(
+  reader: Consumer,
+  target: FetchTarget,
+  opts: RangeOptions,
+  offset: bigint,
+): Promise<FetchedChunk> {
+  const { topic, partition, to } = opts;
+  const response = await reader.fetch({
+    node: target.leader,
+    maxWaitTime: opts.maxWaitMs ?? 500,
+    minBytes: 1,
+    maxBytes: opts.maxBytes ?? DEFAULT_FETCH_BYTES,
+    topics: [
+      {
+        topicId: target.topicId,
+        partitions: [
+          {
+            partition,
+            currentLeaderEpoch: target.leaderEpoch,
+            fetchOffset: offset,
+            lastFetchedEpoch: -1,
+            partitionMaxBytes: opts.maxBytes ?? DEFAULT_FETCH_BYTES,
+          },
+        ],
+      },
+    ],
+  });
+  const part = response.responses[0]?.partitions.find((p) => p.partitionIndex === partition);
+  if (!part)
+    throw new KafkaRangeError('FETCH_FAILED', `fetch of ${topic}/${partition} at ${offset} returned no data`);
+  const where = `${topic}/${partition} at offset ${offset}`;
+  if (part.errorCode === OFFSET_OUT_OF_RANGE) {
+    throw new KafkaRangeError(
+      'OFFSET_OUT_OF_RANGE',
+      `${where} is out of range (log start ${part.logStartOffset}, high watermark ${part.highWatermark})`,
+      {
+        logStartOffset: part.logStartOffset,
+        highWatermark: part.highWatermark,
+        kafkaErrorCode: part.errorCode,
+      },
+    );
+  }
+  if (part.errorCode === UNKNOWN_TOPIC_OR_PARTITION) {
+    throw new KafkaRangeError('UNKNOWN_TOPIC_OR_PARTITION', `${where}: unknown topic or partition`, {
+      kafkaErrorCode: part.errorCode,
+    });
+  }
+  if (part.errorCode !== 0) {
+    throw new KafkaRangeError('FETCH_FAILED', `${where}: Kafka error code ${part.errorCode}`, {
+      kafkaErrorCode: part.errorCode,
+    });
+  }
+  const batches = part.records ?? [];
+  if (batches.length === 0) {
+    if (part.highWatermark <= offset) {
+      throw new KafkaRangeError(
+        'RANGE_BEYOND_HIGH_WATERMARK',
+        `${where}: the range ends at ${to} but the partition ends at ${part.highWatermark}`,
+        {
+          highWatermark: part.highWatermark,
+        },
+      );
+    }
+    return { records: [], next: offset };
+  }
+  const chunk: RawRangeRecord[] = [];
+  let next = offset;
+  for (const batch of batches) {
+    const batchEnd = batch.firstOffset + BigInt(batch.lastOffsetDelta) + 1n;
+    if (batchEnd > next) next = batchEnd;
+    if (batch.attributes & CONTROL_BATCH) continue;
+    for (const r of batch.records) {
+      const o = batch.firstOffset + BigInt(r.offsetDelta);
+      // A batch can start before `offset` and end after `to`: the broker only sends whole batches.
+      if (o < offset || o >= to) continue;
+      chunk.push({
+        offset: o,
+        timestamp: batch.firstTimestamp + r.timestampDelta,
+        key: r.key,
+        value: r.value,
+        rawHeaders: r.headers,
+      });
+    }
+  }
+  return { records: chunk, next };
 }
 
 // Kafka's special ListOffsets timestamps.
