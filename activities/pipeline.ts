@@ -5,7 +5,7 @@ import type { Admin, Consumer, Producer } from '@platformatic/kafka';
 import { PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { GetQueueUrlCommand, SendMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import type { Config } from '../lib/config.js';
-import { commitOffset, committedOffset, partitionBounds, readRange, type RangeRecord } from '../lib/kafka.js';
+import { commitOffset, committedOffset, partitionBounds, readRange, readRawRange } from '../lib/kafka.js';
 import type { Logger } from '../lib/logger.js';
 import type { Catalog, EventType } from '../schemas/catalog.js';
 import type { EventValidator } from '../schemas/validator.js';
@@ -21,7 +21,7 @@ import type {
   WriteInput,
 } from './pipeline-types.js';
 import { s3ObjectCreatedEvent } from './s3-notice.js';
-import { encodeSegment, segmentObjectKey } from './segment/encode.js';
+import { SegmentEncoder, segmentObjectKey } from './segment/encode.js';
 
 export interface PipelineDeps {
   config: Config;
@@ -137,11 +137,12 @@ export function createPipelineActivities(deps: PipelineDeps) {
       const t = typeOf(input.eventType);
       const from = BigInt(input.from);
       const planned = BigInt(input.to);
-      const records: RangeRecord[] = [];
+      // Records are decoded and appended as each fetch arrives, so only one chunk of them is alive.
+      const encoder = new SegmentEncoder({ type: t, validator: deps.validator, partition: input.partition });
       let bytes = 0;
       let end = planned;
       // The byte limit cuts at a record boundary; offsets never change, so a retry cuts at the same place.
-      outer: for await (const chunk of readRange(reader, {
+      outer: for await (const chunk of readRawRange(reader, {
         topic: t.topic,
         partition: input.partition,
         from,
@@ -150,20 +151,17 @@ export function createPipelineActivities(deps: PipelineDeps) {
         Context.current().heartbeat({ offset: chunk[chunk.length - 1]?.offset.toString() });
         for (const r of chunk) {
           const size = (r.value?.length ?? 0) + (r.key?.length ?? 0);
-          if (records.length > 0 && bytes + size > t.settings.flush.maxBytes) {
+          if (encoder.records > 0 && bytes + size > t.settings.flush.maxBytes) {
             end = r.offset;
             break outer;
           }
-          records.push(r);
+          encoder.add(r);
           bytes += size;
         }
+        // The loop keeps `chunk` while the next fetch is awaited: let its records go now.
+        chunk.length = 0;
       }
-      const { groups, rejected } = encodeSegment({
-        type: t,
-        validator: deps.validator,
-        partition: input.partition,
-        records,
-      });
+      const { groups, rejected } = encoder.finish();
       const objects: SegmentObject[] = [];
       for (const g of groups) {
         const key = segmentObjectKey(t.name, g, input.partition, from, end);

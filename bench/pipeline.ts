@@ -2,7 +2,7 @@
 // the Kafka client alone (the ceiling). Each round, on a fresh isolated catalog:
 //   1. preload N order_created v2 events (~1 KB of JSON, real envelope headers, keyed by order_id) into the
 //      type's topic (3 partitions);
-//   2. plain read: readRange over the 3 partitions in this process, counting records and bytes;
+//   2. plain read: readRawRange, as writeSegment reads, over the 3 partitions in this process, counting records;
 //   3. pipeline: a worker in its own process (serve mode of this file, so its CPU can be measured apart) and the
 //      eventPipeline workflow, timed until every partition's committed offset reached the end, that is until
 //      every Parquet object is in S3.
@@ -27,7 +27,7 @@ import {
   createProducer,
   createRangeReader,
   partitionBounds,
-  readRange,
+  readRawRange,
 } from '../lib/kafka.js';
 import { createLogger } from '../lib/logger.js';
 import { projectRoot } from '../lib/paths.js';
@@ -504,7 +504,7 @@ async function plainRead(config: Config, type: EventType, events: number): Promi
   try {
     await Promise.all(
       bounds.map(async ({ earliest, latest }, partition) => {
-        for await (const chunk of readRange(reader, {
+        for await (const chunk of readRawRange(reader, {
           topic: type.topic,
           partition,
           from: earliest,
@@ -704,12 +704,12 @@ const STAGES: Stage[] = [
     (f) => f.functionName === 'parseResponse' && f.url.includes('@platformatic/kafka'),
   ],
   ['… lz4 decompression', (f) => f.functionName === 'lz4Decompress'],
-  ['readRange + headerMap (lib/kafka.ts)', (f) => f.url.endsWith('lib/kafka.ts')],
+  ['readRawRange (lib/kafka.ts)', (f) => f.url.endsWith('lib/kafka.ts')],
   [
-    'decodeRecord: envelope, UTF-8 + JSON.parse, validation (encode.ts)',
-    (f) => isFn(f, 'decodeRecord', 'activities/segment/encode.ts'),
+    'RecordDecoder.decode: envelope, UTF-8 + JSON.parse, validation (encode.ts)',
+    (f) => isFn(f, 'decode', 'activities/segment/encode.ts'),
   ],
-  ['… readEnvelope (lib/envelope.ts)', (f) => isFn(f, 'readEnvelope', 'lib/envelope.ts')],
+  ['… RawEnvelopeReader.read (lib/envelope.ts)', (f) => isFn(f, 'read', 'lib/envelope.ts')],
   ['… ajv validation (schemas/validator.ts)', (f) => isFn(f, 'validate', 'schemas/validator.ts')],
   ['… parseTimestampMicros (time.ts)', (f) => isFn(f, 'parseTimestampMicros', 'activities/segment/time.ts')],
   [
@@ -963,9 +963,9 @@ DLQs and queues), then preloads the events into the \`order_created\` copy's top
 JSON payload, the envelope headers of \`buildEnvelope()\` + \`envelopeHeaders()\` (ce_time = \`placed_at\`, within the last
 minute), key = \`order_id\`, partition = murmur2 as the proxy computes it. Then, in the round's order:
 
-- **Plain read** (the ceiling): in the bench process, one \`createRangeReader()\` consumer and \`readRange()\` of \`lib/kafka.ts\`
-  over the three partitions at once, \`[earliest, end)\` each, with writeSegment's fetch size; it only counts records and
-  key + value bytes. Timed from creating the reader to the last record.
+- **Plain read** (the ceiling): in the bench process, one \`createRangeReader()\` consumer and \`readRawRange()\` of \`lib/kafka.ts\`
+  (what writeSegment reads with: headers left as bytes) over the three partitions at once, \`[earliest, end)\` each, with
+  writeSegment's fetch size; it only counts records and key + value bytes. Timed from creating the reader to the last record.
 - **Pipeline**: a worker process (\`node --import tsx bench/pipeline.ts\` in serve mode, which calls
   \`createPipelineWorkers()\` with the isolated catalog on a task queue of its own) is started and waited for (it bundles
   the workflows first: the start-up in the table, not timed). The clock starts as the bench starts the \`eventPipeline\`

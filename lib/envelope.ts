@@ -2,6 +2,7 @@
 // JSON payload; every context attribute is a `ce_` header, so any CloudEvents SDK can read our
 // records as they are, and consumers that ignore headers still see plain JSON.
 import { randomUUID } from 'node:crypto';
+import type { HeaderPair } from './kafka.js';
 
 export interface EventEnvelope {
   specversion: '1.0';
@@ -37,8 +38,43 @@ const RFC3339 =
 // Extension names: lower-case a–z and 0–9 only (CloudEvents 1.0 "Attribute Naming Convention").
 const EXTENSION_NAME = /^[a-z0-9]+$/;
 
+const ZERO = 48;
+const twoDigits = (s: string, i: number): number => {
+  const a = s.charCodeAt(i) - ZERO;
+  const b = s.charCodeAt(i + 1) - ZERO;
+  return a >= 0 && a <= 9 && b >= 0 && b <= 9 ? a * 10 + b : -1;
+};
+
+/**
+ * True for the common shape `YYYY-MM-DDTHH:MM:SS[.f…]Z` with fields in range (no leap second): one
+ * scan instead of a regex and Date.parse, the one form every Sluice producer writes. False only
+ * means "not this shape", not "invalid": isRfc3339 then checks the general rule.
+ */
+export function isCanonicalUtc(s: string): boolean {
+  const n = s.length;
+  if (n < 20 || s.charCodeAt(n - 1) !== 90 /* Z */) return false;
+  if (s.charCodeAt(4) !== 45 || s.charCodeAt(7) !== 45 || s.charCodeAt(10) !== 84) return false;
+  if (s.charCodeAt(13) !== 58 || s.charCodeAt(16) !== 58) return false;
+  if (twoDigits(s, 0) < 0 || twoDigits(s, 2) < 0) return false;
+  const month = twoDigits(s, 5);
+  const day = twoDigits(s, 8);
+  const hour = twoDigits(s, 11);
+  const minute = twoDigits(s, 14);
+  const second = twoDigits(s, 17);
+  if (month < 1 || month > 12 || day < 1 || day > 31 || hour < 0 || hour > 23) return false;
+  if (minute < 0 || minute > 59 || second < 0 || second > 59) return false;
+  if (n === 20) return true;
+  // A fraction: a dot and at least one digit, up to the Z.
+  if (s.charCodeAt(19) !== 46 || n === 21) return false;
+  for (let i = 20; i < n - 1; i++) {
+    const c = s.charCodeAt(i) - ZERO;
+    if (c < 0 || c > 9) return false;
+  }
+  return true;
+}
+
 export function isRfc3339(value: string): boolean {
-  return RFC3339.test(value) && !Number.isNaN(Date.parse(value));
+  return isCanonicalUtc(value) || (RFC3339.test(value) && !Number.isNaN(Date.parse(value)));
 }
 
 export function checkExtensionName(name: string): void {
@@ -119,9 +155,22 @@ function headerString(headers: Record<string, KafkaHeaderValue>, name: string): 
   return first === undefined ? undefined : Buffer.isBuffer(first) ? first.toString('utf8') : first;
 }
 
-/** Reads and checks the envelope from a record's headers; throws EnvelopeError naming the attribute. */
-export function readEnvelope(headers: Record<string, KafkaHeaderValue>): EventEnvelope {
-  const get = (n: string): string | undefined => headerString(headers, n);
+// The headers an envelope is read from.
+const ATTRIBUTE_HEADERS = [
+  'ce_specversion',
+  'ce_id',
+  'ce_source',
+  'ce_type',
+  'ce_time',
+  'content-type',
+  'ce_dataschema',
+  'ce_ingesttime',
+  'ce_test',
+  'ce_partitionkey',
+] as const;
+type AttributeHeader = (typeof ATTRIBUTE_HEADERS)[number];
+
+function envelopeOf(get: (name: AttributeHeader) => string | undefined): EventEnvelope {
   const specversion = get('ce_specversion');
   if (specversion !== '1.0')
     throw new EnvelopeError('specversion', `must be "1.0" (got ${JSON.stringify(specversion)})`);
@@ -147,4 +196,72 @@ export function readEnvelope(headers: Record<string, KafkaHeaderValue>): EventEn
   const key = get('ce_partitionkey');
   if (key !== undefined && key !== '') env.partitionkey = key;
   return env;
+}
+
+/** Reads and checks the envelope from a record's headers; throws EnvelopeError naming the attribute. */
+export function readEnvelope(headers: Record<string, KafkaHeaderValue>): EventEnvelope {
+  return envelopeOf((n) => headerString(headers, n));
+}
+
+const HEADER_NAMES = ATTRIBUTE_HEADERS.map((n) => Buffer.from(n));
+// Slots by name length, so a header name is compared with one or two candidates, not all ten.
+const BY_LENGTH: number[][] = [];
+HEADER_NAMES.forEach((n, i) => (BY_LENGTH[n.length] ??= []).push(i));
+const SLOT = Object.fromEntries(ATTRIBUTE_HEADERS.map((n, i) => [n, i])) as Record<AttributeHeader, number>;
+// Values unique to each event: never worth comparing with the previous record's.
+const UNIQUE = ATTRIBUTE_HEADERS.map((n) => n === 'ce_id' || n === 'ce_time' || n === 'ce_partitionkey');
+const SHORT = 64;
+
+function sameBytes(a: Buffer, b: Buffer): boolean {
+  const n = a.length;
+  if (n !== b.length) return false;
+  if (n > SHORT) return a.equals(b);
+  for (let i = 0; i < n; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
+/**
+ * readEnvelope over a record's raw header pairs (RawRangeRecord), with the same result and errors
+ * as readEnvelope(headerMap(pairs)), for a reader that goes through many records in a row: only
+ * the envelope's headers are decoded, and a value with the bytes of the previous record's (spec
+ * version, source, type, content type, schema, ingest time, test flag: the same for a whole
+ * request or producer) reuses its string.
+ */
+export class RawEnvelopeReader {
+  private readonly slots: (Buffer | null | undefined)[] = ATTRIBUTE_HEADERS.map(() => undefined);
+  private readonly lastBytes: (Buffer | undefined)[] = ATTRIBUTE_HEADERS.map(() => undefined);
+  private readonly lastText: string[] = ATTRIBUTE_HEADERS.map(() => '');
+  private readonly get = (name: AttributeHeader): string | undefined => this.text(SLOT[name]);
+
+  read(pairs: readonly HeaderPair[]): EventEnvelope {
+    const { slots } = this;
+    slots.fill(undefined);
+    for (let p = 0; p < pairs.length; p++) {
+      const [k, v] = pairs[p]!;
+      const candidates = k ? BY_LENGTH[k.length] : undefined;
+      if (!k || !candidates) continue;
+      for (const i of candidates) {
+        // A later header of the same name wins, as in headerMap.
+        if (sameBytes(k, HEADER_NAMES[i]!)) {
+          slots[i] = v;
+          break;
+        }
+      }
+    }
+    return envelopeOf(this.get);
+  }
+
+  private text(i: number): string | undefined {
+    const v = this.slots[i];
+    if (v === undefined) return undefined;
+    if (v === null) return '';
+    if (UNIQUE[i]) return v.toString('utf8');
+    const last = this.lastBytes[i];
+    if (last !== undefined && sameBytes(v, last)) return this.lastText[i];
+    const text = v.toString('utf8');
+    // A copy: the value is a view of a whole fetched batch, which must not be kept alive.
+    this.lastBytes[i] = Buffer.from(v);
+    this.lastText[i] = text;
+    return text;
+  }
 }

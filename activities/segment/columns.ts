@@ -93,6 +93,8 @@ interface PrimitiveProps<A> {
 /** makeData for one concrete type: its overloads do not accept a union of types. */
 type Make<A> = (props: PrimitiveProps<A>) => arrow.Data;
 
+const ASCII_INLINE = 64;
+
 /** Utf8 and JSON text: encoded at append time, so the payload's strings die young. */
 class Utf8Builder implements Builder {
   private bytes = new Uint8Array(4096);
@@ -129,10 +131,23 @@ class Utf8Builder implements Builder {
   /** Writes `s` as UTF-8 at `pos`; returns the bytes written. */
   private encode(s: string, pos: number): number {
     // A UTF-16 code unit takes at most 3 UTF-8 bytes.
-    const need = pos + 3 * s.length;
+    const n = s.length;
+    const need = pos + 3 * n;
     if (need > this.bytes.length) {
       this.bytes = grow(this.bytes, need, (c) => new Uint8Array(c));
       this.view = Buffer.from(this.bytes.buffer);
+    }
+    // Short ASCII strings (ids, codes, SKUs: most values) are copied here; a call into Buffer.write
+    // for each cost more than the copy itself.
+    if (n <= ASCII_INLINE) {
+      const { bytes } = this;
+      let i = 0;
+      for (; i < n; i++) {
+        const c = s.charCodeAt(i);
+        if (c > 0x7f) break;
+        bytes[pos + i] = c;
+      }
+      if (i === n) return n;
     }
     return this.view.write(s, pos, 'utf8');
   }

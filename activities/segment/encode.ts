@@ -7,11 +7,12 @@
 // files, so a retried activity overwrites its object with the very same bytes. parquet-wasm's
 // footer holds only `created_by` ("parquet-rs version X", constant for a release) and the
 // ARROW:schema key; upgrading parquet-wasm may change the bytes (never the values).
+import { isUtf8 } from 'node:buffer';
 import * as arrow from 'apache-arrow';
 import { Compression, Table as WasmTable, WriterPropertiesBuilder, writeParquet } from 'parquet-wasm';
-import { EnvelopeError, readEnvelope, type EventEnvelope } from '../../lib/envelope.js';
+import { EnvelopeError, RawEnvelopeReader, readEnvelope, type EventEnvelope } from '../../lib/envelope.js';
 import type { ErrorCode } from '../../lib/errors.js';
-import type { RangeRecord } from '../../lib/kafka.js';
+import { headerMap, type RangeRecord, type RawRangeRecord } from '../../lib/kafka.js';
 import type { EventType, SchemaVersion } from '../../schemas/catalog.js';
 import { toArrowSchema } from '../../schemas/mapping.js';
 import type { EventValidator } from '../../schemas/validator.js';
@@ -46,13 +47,19 @@ export interface RejectedRecord {
 
 export type ParquetCompression = 'ZSTD' | 'SNAPPY';
 
-export interface EncodeSegmentInput {
+/** A record as readRange (headers as strings) or readRawRange (header bytes) yields it. */
+export type SegmentRecord = RangeRecord | RawRangeRecord;
+
+export interface SegmentEncoderOptions {
   type: EventType;
   validator: EventValidator;
   partition: number;
-  records: RangeRecord[];
   /** Default ZSTD. */
   compression?: ParquetCompression;
+}
+
+export interface EncodeSegmentInput extends SegmentEncoderOptions {
+  records: SegmentRecord[];
 }
 
 export interface EncodedSegment {
@@ -76,79 +83,142 @@ export type DecodeResult =
   { ok: true; record: DecodedRecord } | { ok: false; errorCode: ErrorCode; reason: string };
 
 const SCHEMA_URN = /^urn:sluice:schema:([^:]+):v([1-9]\d{0,8})$/;
-const utf8 = new TextDecoder('utf-8', { fatal: true });
+
+type Rejection = { ok: false; errorCode: ErrorCode; reason: string };
+
+/**
+ * Parses and checks records of one event type. Kept for a whole segment: the envelope attributes
+ * that repeat from record to record (schema, content type, ingest time) are checked once per
+ * distinct value, not once per record.
+ */
+export class RecordDecoder {
+  private readonly envelopes = new RawEnvelopeReader();
+  private lastSchema: string | undefined;
+  private lastSchemaResult: number | Rejection = 0;
+  private lastContentType: string | undefined;
+  private lastContentTypeOk = false;
+  private lastIngest: string | undefined;
+  private lastIngestUs: bigint | undefined;
+
+  constructor(
+    private readonly type: EventType,
+    private readonly validator: EventValidator,
+  ) {}
+
+  /** The version number a `ce_dataschema` names, or why it is not one of this type. */
+  private schemaVersion(dataschema: string): number | Rejection {
+    if (dataschema === this.lastSchema) return this.lastSchemaResult;
+    const urn = SCHEMA_URN.exec(dataschema);
+    const result: number | Rejection =
+      urn && urn[1] === this.type.name
+        ? Number(urn[2])
+        : {
+            ok: false,
+            errorCode: 'INVALID_EVENT',
+            reason: `ce_dataschema ${JSON.stringify(dataschema)} is not urn:sluice:schema:${this.type.name}:v<N>`,
+          };
+    this.lastSchema = dataschema;
+    this.lastSchemaResult = result;
+    return result;
+  }
+
+  private isJson(contentType: string): boolean {
+    if (contentType !== this.lastContentType) {
+      this.lastContentType = contentType;
+      this.lastContentTypeOk = contentType.split(';')[0]?.trim().toLowerCase() === 'application/json';
+    }
+    return this.lastContentTypeOk;
+  }
+
+  private ingestMicros(text: string): bigint | undefined {
+    if (text !== this.lastIngest) {
+      this.lastIngest = text;
+      this.lastIngestUs = parseTimestampMicros(text);
+    }
+    return this.lastIngestUs;
+  }
+
+  /** Parses and checks one record; returns why it cannot be loaded, or the record ready to encode. */
+  decode(record: SegmentRecord): DecodeResult {
+    const { type } = this;
+    let envelope: EventEnvelope;
+    try {
+      envelope =
+        'rawHeaders' in record ? this.envelopes.read(record.rawHeaders) : readEnvelope(record.headers);
+    } catch (e) {
+      if (e instanceof EnvelopeError)
+        return { ok: false, errorCode: 'INVALID_EVENT', reason: `broken envelope: ${e.message}` };
+      throw e;
+    }
+    if (envelope.type !== type.name) {
+      return {
+        ok: false,
+        errorCode: 'INVALID_EVENT',
+        reason: `ce_type is ${JSON.stringify(envelope.type)} but this topic carries ${type.name}`,
+      };
+    }
+    const version = this.schemaVersion(envelope.dataschema);
+    if (typeof version !== 'number') return version;
+    if (!this.isJson(envelope.datacontenttype)) {
+      return {
+        ok: false,
+        errorCode: 'INVALID_EVENT',
+        reason: `content-type is ${JSON.stringify(envelope.datacontenttype)}; only application/json is loaded`,
+      };
+    }
+    const eventTimeUs = parseTimestampMicros(envelope.time);
+    const ingestTimeUs = this.ingestMicros(envelope.ingesttime);
+    if (eventTimeUs === undefined || eventTimeUs < MIN_EVENT_MICROS || eventTimeUs >= MAX_EVENT_MICROS) {
+      return {
+        ok: false,
+        errorCode: 'INVALID_EVENT',
+        reason: `ce_time ${envelope.time} is not in years 0000–9999 UTC`,
+      };
+    }
+    if (ingestTimeUs === undefined) {
+      return {
+        ok: false,
+        errorCode: 'INVALID_EVENT',
+        reason: `ce_ingesttime ${envelope.ingesttime} cannot be read`,
+      };
+    }
+
+    const { value } = record;
+    if (value === null) return { ok: false, errorCode: 'MALFORMED_BODY', reason: 'the record has no value' };
+    // isUtf8 (simdutf) and then a plain decode: cheaper than a fatal TextDecoder.
+    if (!isUtf8(value))
+      return { ok: false, errorCode: 'MALFORMED_BODY', reason: 'the value is not JSON: not valid UTF-8' };
+    let data: unknown;
+    try {
+      // A leading byte order mark is skipped, as TextDecoder did.
+      const bom = value.length >= 3 && value[0] === 0xef && value[1] === 0xbb && value[2] === 0xbf;
+      data = JSON.parse(value.toString('utf8', bom ? 3 : 0));
+    } catch (e) {
+      const why = e instanceof SyntaxError ? e.message : String(e);
+      return { ok: false, errorCode: 'MALFORMED_BODY', reason: `the value is not JSON: ${why}` };
+    }
+    const result = this.validator.validate(type.name, data, version);
+    if (!result.ok) return { ok: false, errorCode: result.errorCode, reason: result.message };
+    const decoded: DecodedRecord = {
+      offset: record.offset,
+      version: result.version,
+      envelope,
+      eventTimeUs,
+      ingestTimeUs,
+      // The schema's root type is "object", so a valid payload is one.
+      payload: data as Record<string, unknown>,
+    };
+    return { ok: true, record: decoded };
+  }
+}
 
 /** Parses and checks one record; returns why it cannot be loaded, or the record ready to encode. */
-export function decodeRecord(type: EventType, validator: EventValidator, record: RangeRecord): DecodeResult {
-  let envelope: EventEnvelope;
-  try {
-    envelope = readEnvelope(record.headers);
-  } catch (e) {
-    if (e instanceof EnvelopeError)
-      return { ok: false, errorCode: 'INVALID_EVENT', reason: `broken envelope: ${e.message}` };
-    throw e;
-  }
-  if (envelope.type !== type.name) {
-    return {
-      ok: false,
-      errorCode: 'INVALID_EVENT',
-      reason: `ce_type is ${JSON.stringify(envelope.type)} but this topic carries ${type.name}`,
-    };
-  }
-  const urn = SCHEMA_URN.exec(envelope.dataschema);
-  if (!urn || urn[1] !== type.name) {
-    return {
-      ok: false,
-      errorCode: 'INVALID_EVENT',
-      reason: `ce_dataschema ${JSON.stringify(envelope.dataschema)} is not urn:sluice:schema:${type.name}:v<N>`,
-    };
-  }
-  const mediaType = envelope.datacontenttype.split(';')[0]?.trim().toLowerCase();
-  if (mediaType !== 'application/json') {
-    return {
-      ok: false,
-      errorCode: 'INVALID_EVENT',
-      reason: `content-type is ${JSON.stringify(envelope.datacontenttype)}; only application/json is loaded`,
-    };
-  }
-  const eventTimeUs = parseTimestampMicros(envelope.time);
-  const ingestTimeUs = parseTimestampMicros(envelope.ingesttime);
-  if (eventTimeUs === undefined || eventTimeUs < MIN_EVENT_MICROS || eventTimeUs >= MAX_EVENT_MICROS) {
-    return {
-      ok: false,
-      errorCode: 'INVALID_EVENT',
-      reason: `ce_time ${envelope.time} is not in years 0000–9999 UTC`,
-    };
-  }
-  if (ingestTimeUs === undefined) {
-    return {
-      ok: false,
-      errorCode: 'INVALID_EVENT',
-      reason: `ce_ingesttime ${envelope.ingesttime} cannot be read`,
-    };
-  }
-
-  if (record.value === null)
-    return { ok: false, errorCode: 'MALFORMED_BODY', reason: 'the record has no value' };
-  let data: unknown;
-  try {
-    data = JSON.parse(utf8.decode(record.value));
-  } catch (e) {
-    const why = e instanceof SyntaxError ? e.message : 'not valid UTF-8';
-    return { ok: false, errorCode: 'MALFORMED_BODY', reason: `the value is not JSON: ${why}` };
-  }
-  const result = validator.validate(type.name, data, Number(urn[2]));
-  if (!result.ok) return { ok: false, errorCode: result.errorCode, reason: result.message };
-  const decoded: DecodedRecord = {
-    offset: record.offset,
-    version: result.version,
-    envelope,
-    eventTimeUs,
-    ingestTimeUs,
-    // The schema's root type is "object", so a valid payload is one.
-    payload: data as Record<string, unknown>,
-  };
-  return { ok: true, record: decoded };
+export function decodeRecord(
+  type: EventType,
+  validator: EventValidator,
+  record: SegmentRecord,
+): DecodeResult {
+  return new RecordDecoder(type, validator).decode(record);
 }
 
 // Derived once per schema version; SchemaVersion objects live as long as their catalog.
@@ -217,82 +287,147 @@ interface PendingGroup {
   lastOffset: bigint;
 }
 
-const byOffset = (a: RangeRecord, b: RangeRecord): number =>
-  a.offset < b.offset ? -1 : a.offset > b.offset ? 1 : 0;
+const US_PER_HOUR = 3_600_000_000n;
 
-export function encodeSegment(input: EncodeSegmentInput): EncodedSegment {
-  const { type, validator, partition } = input;
-  // Offset order makes rows (and so the bytes) independent of how the records were collected.
-  const records = [...input.records].sort(byOffset);
-  for (let i = 1; i < records.length; i++) {
-    if (records[i]!.offset === records[i - 1]!.offset)
-      throw new Error(`offset ${records[i]!.offset} appears twice in the segment of partition ${partition}`);
+/** The record as the DLQ needs it, headers as strings. */
+function withHeaderStrings(r: SegmentRecord): RangeRecord {
+  if (!('rawHeaders' in r)) return r;
+  return {
+    offset: r.offset,
+    timestamp: r.timestamp,
+    key: r.key,
+    value: r.value,
+    headers: headerMap(r.rawHeaders),
+  };
+}
+
+/**
+ * Encodes a segment record by record, in offset order, as the records arrive: a fetched chunk's
+ * records can be dropped as soon as they are appended, instead of a whole segment of them (and
+ * their buffers) living long enough to be promoted and then collected by full GCs.
+ */
+export class SegmentEncoder {
+  private readonly decoder: RecordDecoder;
+  private readonly rejected: RejectedRecord[] = [];
+  private readonly groups = new Map<string, PendingGroup>();
+  private lastOffset: bigint | undefined;
+  private added = 0;
+  // The group of the previous row and the hour it covers [hourStart, hourStart + 1 h): consecutive
+  // records mostly share both, so the dt/hr text is formatted once per hour, not once per row.
+  private current: { group: PendingGroup; version: SchemaVersion; hourStart: bigint } | undefined;
+
+  constructor(private readonly options: SegmentEncoderOptions) {
+    this.decoder = new RecordDecoder(options.type, options.validator);
   }
 
-  const rejected: RejectedRecord[] = [];
-  const groups = new Map<string, PendingGroup>();
-  for (const record of records) {
-    const result = decodeRecord(type, validator, record);
+  /** Records added so far, rejected ones included. */
+  get records(): number {
+    return this.added;
+  }
+
+  /** Adds the next record; offsets must increase (rows, and so the bytes, follow offset order). */
+  add(record: SegmentRecord): void {
+    const { type, partition } = this.options;
+    if (this.lastOffset !== undefined && record.offset <= this.lastOffset) {
+      throw new Error(
+        record.offset === this.lastOffset
+          ? `offset ${record.offset} appears twice in the segment of partition ${partition}`
+          : `offset ${record.offset} comes after ${this.lastOffset} in the segment of partition ${partition}`,
+      );
+    }
+    this.lastOffset = record.offset;
+    this.added++;
+    const result = this.decoder.decode(record);
     if (!result.ok) {
-      rejected.push({ offset: record.offset, reason: result.reason, errorCode: result.errorCode, record });
-      continue;
+      this.rejected.push({
+        offset: record.offset,
+        reason: result.reason,
+        errorCode: result.errorCode,
+        record: withHeaderStrings(record),
+      });
+      return;
     }
     const decoded = result.record;
-    const iso = formatMicros(decoded.eventTimeUs);
-    const [dt, hr] = [iso.slice(0, 10), iso.slice(11, 13)];
-    const key = `${decoded.version.version}/${dt}/${hr}`;
-    let group = groups.get(key);
-    if (!group) {
-      group = {
-        schemaVersion: decoded.version.version,
-        dt,
-        hr,
-        encoder: encoderFor(decoded.version),
-        minEventUs: decoded.eventTimeUs,
-        maxEventUs: decoded.eventTimeUs,
-        firstOffset: record.offset,
-        lastOffset: record.offset,
-      };
+    const us = decoded.eventTimeUs;
+    let cur = this.current;
+    // The key of a group not registered yet.
+    let fresh: string | undefined;
+    if (!cur || cur.version !== decoded.version || us < cur.hourStart || us >= cur.hourStart + US_PER_HOUR) {
+      const iso = formatMicros(us);
+      const [dt, hr] = [iso.slice(0, 10), iso.slice(11, 13)];
+      const key = `${decoded.version.version}/${dt}/${hr}`;
+      const q = us / US_PER_HOUR;
+      const hourStart = (us % US_PER_HOUR < 0n ? q - 1n : q) * US_PER_HOUR;
+      let group = this.groups.get(key);
+      if (!group) {
+        fresh = key;
+        group = {
+          schemaVersion: decoded.version.version,
+          dt,
+          hr,
+          encoder: encoderFor(decoded.version),
+          minEventUs: us,
+          maxEventUs: us,
+          firstOffset: record.offset,
+          lastOffset: record.offset,
+        };
+      }
+      cur = { group, version: decoded.version, hourStart };
     }
+    const { group } = cur;
     try {
       group.encoder.append(decoded.payload, envelopeValues(decoded, partition));
     } catch (e) {
       if (!(e instanceof ConversionError)) throw e;
-      rejected.push({
+      this.rejected.push({
         offset: record.offset,
         reason: `${type.name} v${decoded.version.version}: ${e.pointer} ${e.detail}`,
         errorCode: 'SCHEMA_VALIDATION_FAILED',
-        record,
+        record: withHeaderStrings(record),
       });
-      continue;
+      return;
     }
     // Registered only once a row is in: a group never ends up empty.
-    groups.set(key, group);
-    if (decoded.eventTimeUs < group.minEventUs) group.minEventUs = decoded.eventTimeUs;
-    if (decoded.eventTimeUs > group.maxEventUs) group.maxEventUs = decoded.eventTimeUs;
+    if (fresh !== undefined) this.groups.set(fresh, group);
+    this.current = cur;
+    if (us < group.minEventUs) group.minEventUs = us;
+    if (us > group.maxEventUs) group.maxEventUs = us;
     group.lastOffset = record.offset;
   }
 
-  const ordered = [...groups.values()].sort(
-    (a, b) => a.schemaVersion - b.schemaVersion || a.dt.localeCompare(b.dt) || a.hr.localeCompare(b.hr),
-  );
-  return {
-    groups: ordered.map((g) => {
-      const rows = g.encoder.rows;
-      return {
-        schemaVersion: g.schemaVersion,
-        dt: g.dt,
-        hr: g.hr,
-        rows,
-        bytes: writeParquetBytes(g.encoder.finish(), input.compression),
-        minEventTime: formatMicros(g.minEventUs),
-        maxEventTime: formatMicros(g.maxEventUs),
-        firstOffset: g.firstOffset,
-        lastOffset: g.lastOffset,
-      };
-    }),
-    rejected,
-  };
+  /** One Parquet file per (schema version, dt, hr) group, and the rejected records. */
+  finish(): EncodedSegment {
+    const ordered = [...this.groups.values()].sort(
+      (a, b) => a.schemaVersion - b.schemaVersion || a.dt.localeCompare(b.dt) || a.hr.localeCompare(b.hr),
+    );
+    return {
+      groups: ordered.map((g) => {
+        const rows = g.encoder.rows;
+        return {
+          schemaVersion: g.schemaVersion,
+          dt: g.dt,
+          hr: g.hr,
+          rows,
+          bytes: writeParquetBytes(g.encoder.finish(), this.options.compression),
+          minEventTime: formatMicros(g.minEventUs),
+          maxEventTime: formatMicros(g.maxEventUs),
+          firstOffset: g.firstOffset,
+          lastOffset: g.lastOffset,
+        };
+      }),
+      rejected: this.rejected,
+    };
+  }
+}
+
+const byOffset = (a: SegmentRecord, b: SegmentRecord): number =>
+  a.offset < b.offset ? -1 : a.offset > b.offset ? 1 : 0;
+
+/** A whole segment at once; records may come in any order (rows follow offset order). */
+export function encodeSegment(input: EncodeSegmentInput): EncodedSegment {
+  const encoder = new SegmentEncoder(input);
+  for (const record of [...input.records].sort(byOffset)) encoder.add(record);
+  return encoder.finish();
 }
 
 /**

@@ -1,6 +1,8 @@
 // Exact date/time arithmetic for the Parquet columns. Timestamps are microseconds since the epoch as
 // bigint: JS Dates only hold milliseconds, and Date.UTC maps years 0–99 to 1900–1999.
 
+import { isCanonicalUtc } from '../../lib/envelope.js';
+
 // What ajv-formats accepts as `date-time` (T, t or whitespace between date and time, offsets as
 // Z, ±HH, ±HHMM or ±HH:MM, any number of fraction digits) is a superset of the envelope's RFC 3339.
 const DATE_TIME =
@@ -8,6 +10,8 @@ const DATE_TIME =
 const DATE = /^(\d{4})-(\d{2})-(\d{2})$/;
 
 const US_PER_SECOND = 1_000_000n;
+// Below this many seconds from the epoch (years ~1685–2255), seconds × 10^6 + µs is an exact double.
+const SAFE_SECONDS = 9_000_000_000;
 
 /** Days from 1970-01-01 to a proleptic Gregorian date (Howard Hinnant's days_from_civil). */
 export function daysFromCivil(year: number, month: number, day: number): number {
@@ -33,6 +37,7 @@ export function parseDateDays(text: string): number | undefined {
  * Fraction digits past the sixth are truncated; a leap second (:60) counts as the next second.
  */
 export function parseTimestampMicros(text: string): bigint | undefined {
+  if (isCanonicalUtc(text)) return canonicalMicros(text);
   const m = DATE_TIME.exec(text);
   if (!m) return undefined;
   const days = parseDateDays(`${m[1]}-${m[2]}-${m[3]}`);
@@ -42,6 +47,24 @@ export function parseTimestampMicros(text: string): bigint | undefined {
   const seconds = days * 86_400 + hh * 3600 + mm * 60 + ss - offset;
   const fraction = BigInt((m[7] ?? '').slice(0, 6).padEnd(6, '0'));
   return BigInt(seconds) * US_PER_SECOND + fraction;
+}
+
+const num = (s: string, from: number, to: number): number => {
+  let n = 0;
+  for (let i = from; i < to; i++) n = n * 10 + s.charCodeAt(i) - 48;
+  return n;
+};
+
+/** `YYYY-MM-DDTHH:MM:SS[.f…]Z` (isCanonicalUtc checked the shape and ranges): fields at fixed places. */
+function canonicalMicros(s: string): bigint {
+  const days = daysFromCivil(num(s, 0, 4), num(s, 5, 7), num(s, 8, 10));
+  const seconds = days * 86_400 + num(s, 11, 13) * 3600 + num(s, 14, 16) * 60 + num(s, 17, 19);
+  // Fraction digits (from index 20 up to the Z) past the sixth are truncated; fewer are padded.
+  let us = 0;
+  for (let i = 20; i < 26; i++) us = us * 10 + (i < s.length - 1 ? s.charCodeAt(i) - 48 : 0);
+  return Math.abs(seconds) < SAFE_SECONDS
+    ? BigInt(seconds * 1_000_000 + us)
+    : BigInt(seconds) * US_PER_SECOND + BigInt(us);
 }
 
 const floorDiv = (a: bigint, b: bigint): bigint => {

@@ -6,9 +6,12 @@ import {
   checkExtensionName,
   EnvelopeError,
   envelopeHeaders,
+  isRfc3339,
+  RawEnvelopeReader,
   readEnvelope,
   type EventEnvelope,
 } from '../../lib/envelope.js';
+import { headerMap, type HeaderPair } from '../../lib/kafka.js';
 
 const now = new Date('2026-11-25T12:00:01.250Z');
 const payload = { order_id: '4b5e2f1c-8f7a-4a8e-9d7e-2a1c3b4d5e6f', subtotal_cents: 1250 };
@@ -108,4 +111,74 @@ test('extension names must be lower-case alphanumeric', () => {
   for (const ok of ['ingesttime', 'test', 'partitionkey', 'replay2']) checkExtensionName(ok);
   for (const bad of ['ingestTime', 'ingest_time', 'ce-test', ''])
     assert.throws(() => checkExtensionName(bad), EnvelopeError);
+});
+
+test('RawEnvelopeReader reads header bytes as readEnvelope(headerMap()) does, record after record', () => {
+  const reader = new RawEnvelopeReader();
+  const pairs = (h: Record<string, string | null>, extra: HeaderPair[] = []): HeaderPair[] => [
+    ...Object.entries(h).map(([k, v]): HeaderPair => [Buffer.from(k), v === null ? null : Buffer.from(v)]),
+    ...extra,
+  ];
+  const outcome = (f: () => EventEnvelope): EventEnvelope | string => {
+    try {
+      return f();
+    } catch (e) {
+      return e instanceof EnvelopeError ? `EnvelopeError ${e.message}` : assert.fail(String(e));
+    }
+  };
+  const base = envelopeHeaders(sample());
+  const cases: HeaderPair[][] = [
+    pairs(base),
+    // The same again (cached values), then each repeating attribute changed in turn.
+    pairs(base),
+    pairs({ ...base, ce_source: '/other' }),
+    pairs({ ...base, ce_ingesttime: '2026-11-25T12:00:02Z' }),
+    pairs({ ...base, ce_dataschema: 'urn:sluice:schema:order_created:v1' }),
+    pairs({ ...base, ce_test: 'false' }),
+    pairs({ ...base, ce_test: 'yes' }),
+    pairs({ ...base, ce_specversion: '0.3' }),
+    pairs({ ...base, ce_time: '2026-11-25T11:59:60Z' }),
+    pairs({ ...base, ce_time: '2026-11-25t11:59:58+01:00' }),
+    pairs({ ...base, ce_ingesttime: 'yesterday' }),
+    pairs({ ...base, ce_id: null }),
+    pairs({ ...base, ce_partitionkey: null }),
+    pairs({ ...base, 'content-type': 'application/json; charset=utf-8' }),
+    // A later header of the same name wins; unknown headers and nameless ones are ignored.
+    pairs(base, [
+      [Buffer.from('ce_id'), Buffer.from('evt-43')],
+      [Buffer.from('trace'), Buffer.from('t-1')],
+      [null, Buffer.from('x')],
+    ]),
+    pairs(base, [[Buffer.from('ce_source'), Buffer.from([0xff, 0x2f])]]),
+    pairs(Object.fromEntries(Object.entries(base).filter(([k]) => k !== 'content-type' && k !== 'ce_test'))),
+    pairs(base),
+  ];
+  for (const [i, c] of cases.entries()) {
+    assert.deepEqual(
+      outcome(() => reader.read(c)),
+      outcome(() => readEnvelope(headerMap(c))),
+      `case ${i}`,
+    );
+  }
+});
+
+test('isRfc3339: the one-scan path agrees with the general rule', () => {
+  for (const [s, ok] of [
+    ['2026-11-25T12:00:00Z', true],
+    ['2026-11-25T12:00:00.1Z', true],
+    ['2026-11-25T12:00:00.123456789Z', true],
+    ['0000-01-01T00:00:00Z', true],
+    ['2026-02-31T23:59:59Z', true],
+    ['2016-12-31T23:59:60Z', false],
+    ['2026-11-25T12:00:00.Z', false],
+    ['2026-11-25T24:00:00Z', false],
+    ['2026-00-25T12:00:00Z', false],
+    ['2026-11-32T12:00:00Z', false],
+    ['2026-11-25T12:60:00Z', false],
+    ['2026-11-25T12:00:00', false],
+    ['2026-11-25 12:00:00Z', false],
+    ['2026-11-25t12:00:00z', true],
+    ['2026-11-25T12:00:00+01:00', true],
+  ] as const)
+    assert.equal(isRfc3339(s), ok, s);
 });

@@ -9,13 +9,14 @@ import { after, before, describe, test } from 'node:test';
 import { DuckDBInstance, type DuckDBConnection } from '@duckdb/node-api';
 import {
   encodeSegment,
+  SegmentEncoder,
   segmentObjectKey,
   type EncodedSegment,
   type SegmentGroup,
 } from '../../activities/segment/encode.js';
 import { formatMicros, parseDateDays, parseTimestampMicros } from '../../activities/segment/time.js';
 import { buildEnvelope, envelopeHeaders, type EnvelopeInput } from '../../lib/envelope.js';
-import type { RangeRecord } from '../../lib/kafka.js';
+import type { HeaderPair, RangeRecord, RawRangeRecord } from '../../lib/kafka.js';
 import {
   eventSettingsSchema,
   loadCatalog,
@@ -544,6 +545,63 @@ describe('encodeSegment: order_created, v1 and v2 across hours, with broken reco
       );
     }));
 
+  test('records with raw header bytes (readRawRange), added one by one, give the same files and rejections', () => {
+    const raw = orderRecords.map((r): RawRangeRecord => ({
+      offset: r.offset,
+      timestamp: r.timestamp,
+      key: r.key,
+      value: r.value,
+      rawHeaders: Object.entries(r.headers).map(([k, v]): HeaderPair => [Buffer.from(k), Buffer.from(v)]),
+    }));
+    const encoder = new SegmentEncoder({ type: orderType, validator, partition: 1 });
+    for (const r of raw) encoder.add(r);
+    assert.equal(encoder.records, raw.length);
+    const streamed = encoder.finish();
+    assert.deepEqual(
+      streamed.groups.map((g) => ({ ...g, bytes: Buffer.from(g.bytes).toString('base64') })),
+      encoded.groups.map((g) => ({ ...g, bytes: Buffer.from(g.bytes).toString('base64') })),
+    );
+    assert.deepEqual(
+      streamed.rejected.map((r) => [r.offset, r.errorCode, r.reason, r.record.headers]),
+      encoded.rejected.map((r) => [r.offset, r.errorCode, r.reason, r.record.headers]),
+    );
+    const again = new SegmentEncoder({ type: orderType, validator, partition: 1 });
+    again.add(raw[1]!);
+    assert.throws(() => again.add(raw[1]!), /offset 101 appears twice/);
+    assert.throws(() => again.add(raw[0]!), /offset 100 comes after 101/);
+  });
+
+  test('a UTF-8 byte order mark before the JSON is skipped; invalid UTF-8 is rejected', () => {
+    const payload = { ...orderV1(120) };
+    const withBom = rec({
+      offset: 120,
+      type: 'order_created',
+      version: 1,
+      time: '2026-11-25T12:05:00Z',
+      payload,
+    });
+    withBom.value = Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), withBom.value ?? Buffer.alloc(0)]);
+    const broken = rec({
+      offset: 121,
+      type: 'order_created',
+      version: 1,
+      time: '2026-11-25T12:05:00Z',
+      payload,
+      raw: Buffer.from([0x7b, 0xff, 0x7d]),
+    });
+    const { groups, rejected } = encodeSegment({
+      type: orderType,
+      validator,
+      partition: 1,
+      records: [withBom, broken],
+    });
+    assert.equal(groups[0]?.rows, 1);
+    assert.deepEqual(
+      rejected.map((r) => [r.offset, r.errorCode, r.reason]),
+      [[121n, 'MALFORMED_BODY', 'the value is not JSON: not valid UTF-8']],
+    );
+  });
+
   test('object keys: one per group, under v=/dt=/hr=, all named after the whole segment range', () => {
     const keys = encoded.groups.map((g) => segmentObjectKey('order_created', g, 1, orderFrom, orderTo));
     assert.deepEqual(keys, [
@@ -776,6 +834,10 @@ describe('time arithmetic', () => {
     assert.equal(us('1969-12-31T23:59:59.5Z'), '1969-12-31T23:59:59.500000Z');
     assert.equal(us('2016-12-31T23:59:60Z'), '2017-01-01T00:00:00.000000Z');
     assert.equal(parseTimestampMicros('1970-01-01T00:00:00.000001Z'), 1n);
+    // The one-scan path (…Z, no offset) far from the epoch, where µs no longer fit a double exactly.
+    assert.equal(us('0000-01-01T00:00:00.9Z'), '0000-01-01T00:00:00.900000Z');
+    assert.equal(us('9999-12-31T23:59:59.9999999Z'), '9999-12-31T23:59:59.999999Z');
+    assert.equal(parseTimestampMicros('2256-01-01T00:00:00.000001Z'), 9_025_257_600_000_001n);
     assert.equal(parseTimestampMicros('2026-11-25T12:00:00'), undefined);
     assert.equal(parseTimestampMicros('2026-13-01T00:00:00Z'), undefined);
     assert.equal(parseDateDays('1970-01-02'), 1);
