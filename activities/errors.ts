@@ -20,3 +20,7 @@ export function unknownSchemaVersion(name: string, version: number, latest: numb
     nonRetryable: true,
   });
 }
+
+export function invalidReplayInput(message: string): ApplicationFailure {
+  return ApplicationFailure.create({ type: 'InvalidReplayInput', message, nonRetryable: true });
+}

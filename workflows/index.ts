@@ -3,3 +3,5 @@ export { eventPipeline } from './event-pipeline.js';
 export { partitionPipeline } from './partition-pipeline.js';
 export { warehouseLoader } from './warehouse-loader.js';
 export { schemaMigration } from './schema-migration.js';
+export { rawRouter } from './raw-router.js';
+export { replay } from './replay.js';
