@@ -1,7 +1,7 @@
 // The project's Kafka client is @platformatic/kafka (chosen by `npm run bench:kafka-client`, see
 // docs/kafka-client.md): it reads an exact offset range with plain Fetch requests, without joining
 // a consumer group, which is what a pipeline that owns its offsets needs.
-import { Admin, Consumer, Producer, type BaseOptions } from '@platformatic/kafka';
+import { Admin, Consumer, FetchIsolationLevels, Producer, type BaseOptions } from '@platformatic/kafka';
 import type { Config } from './config.js';
 
 export function kafkaOptions(config: Config, clientId: string): BaseOptions {
@@ -98,6 +98,8 @@ const OFFSET_OUT_OF_RANGE = 1;
 const UNKNOWN_TOPIC_OR_PARTITION = 3;
 // Record batch attribute bit 5: a control batch (transaction commit/abort markers), never user data.
 const CONTROL_BATCH = 0x20;
+// Record batch attribute bit 4: written inside a transaction.
+const TRANSACTIONAL_BATCH = 0x10;
 
 /** Header pairs as strings (UTF-8); a later header of the same name wins. */
 export function headerMap(pairs: readonly HeaderPair[]): Record<string, string> {
@@ -128,6 +130,9 @@ export interface RangeOptions {
 /**
  * Yields the records of `[from, to)` of one partition, in offset order, in fetch-sized chunks.
  * Offsets missing inside the range (compaction, transaction markers) are skipped, not waited for.
+ * Reads committed data only (READ_COMMITTED): the broker stops at the last stable offset, and the
+ * records of aborted transactions are dropped here, as the Java consumer does (the client's own
+ * filter misses a second aborted transaction of the same producer in one response).
  * Throws KafkaRangeError when `from` was already deleted by retention, or `to` is past the end.
  */
 export async function* readRange(reader: Consumer, opts: RangeOptions): AsyncGenerator<RangeRecord[]> {
@@ -191,6 +196,7 @@ async function fetchChunk(
   const { topic, partition, to } = opts;
   const response = await reader.fetch({
     node: target.leader,
+    isolationLevel: FetchIsolationLevels.READ_COMMITTED,
     maxWaitTime: opts.maxWaitMs ?? 500,
     minBytes: 1,
     maxBytes: opts.maxBytes ?? DEFAULT_FETCH_BYTES,
@@ -249,10 +255,25 @@ async function fetchChunk(
   }
   const chunk: RawRangeRecord[] = [];
   let next = offset;
+  // The broker lists the aborted transactions overlapping the fetched range; a producer's
+  // transactional batches are skipped from its aborted transaction's first offset to its abort marker.
+  const aborted = [...(part.abortedTransactions ?? [])].sort((a, b) =>
+    a.firstOffset < b.firstOffset ? -1 : a.firstOffset > b.firstOffset ? 1 : 0,
+  );
+  const abortedProducers = new Set<bigint>();
+  let nextAborted = 0;
   for (const batch of batches) {
     const batchEnd = batch.firstOffset + BigInt(batch.lastOffsetDelta) + 1n;
     if (batchEnd > next) next = batchEnd;
-    if (batch.attributes & CONTROL_BATCH) continue;
+    while (nextAborted < aborted.length && aborted[nextAborted]!.firstOffset < batchEnd)
+      abortedProducers.add(aborted[nextAborted++]!.producerId);
+    if (batch.attributes & CONTROL_BATCH) {
+      // Control record key: int16 version, int16 type (0 = abort, 1 = commit).
+      const key = batch.records[0]?.key;
+      if (key && key.length >= 4 && key.readInt16BE(2) === 0) abortedProducers.delete(batch.producerId);
+      continue;
+    }
+    if (batch.attributes & TRANSACTIONAL_BATCH && abortedProducers.has(batch.producerId)) continue;
     for (const r of batch.records) {
       const o = batch.firstOffset + BigInt(r.offsetDelta);
       // A batch can start before `offset` and end after `to`: the broker only sends whole batches.
@@ -273,7 +294,11 @@ async function fetchChunk(
 const LATEST = -1n;
 const EARLIEST = -2n;
 
-/** The first offset still on the broker and the high watermark (next offset to be written). */
+/**
+ * The first offset still on the broker and the last stable offset (the high watermark unless a
+ * transaction is open): what a READ_COMMITTED reader can read up to, so a range planned to
+ * `latest` never waits for a transaction to end.
+ */
 export async function partitionBounds(
   admin: Admin,
   topic: string,
@@ -281,6 +306,7 @@ export async function partitionBounds(
 ): Promise<{ earliest: bigint; latest: bigint }> {
   const ask = async (timestamp: bigint): Promise<bigint> => {
     const [t] = await admin.listOffsets({
+      isolationLevel: FetchIsolationLevels.READ_COMMITTED,
       topics: [{ name: topic, partitions: [{ partitionIndex: partition, timestamp }] }],
     });
     const p = t?.partitions.find((x) => x.partitionIndex === partition);

@@ -5,6 +5,7 @@ import { Client, Connection, WorkflowExecutionAlreadyStartedError } from '@tempo
 import type { Config } from '../lib/config.js';
 import type { Catalog } from '../schemas/catalog.js';
 import { eventPipeline } from '../workflows/event-pipeline.js';
+import { rawRouter, rawRouterWorkflowId } from '../workflows/raw-router.js';
 import { schemaMigration } from '../workflows/schema-migration.js';
 import { warehouseLoader } from '../workflows/warehouse-loader.js';
 
@@ -85,4 +86,40 @@ export async function ensureLoaders(
     await connection.close();
   }
   return { started, running, migrations };
+}
+
+/**
+ * One rawRouter per raw app of the catalog (id raw-router/<app>), on the task queue of the first
+ * type (by name) that lists the app in rawApps; one already running is left alone.
+ */
+export async function ensureRawRouters(
+  config: Config,
+  catalog: Catalog,
+): Promise<{ started: string[]; running: string[] }> {
+  const apps = new Map<string, string>();
+  for (const t of [...catalog.types.values()].sort((a, b) => a.name.localeCompare(b.name)))
+    for (const app of t.settings.rawApps) if (!apps.has(app)) apps.set(app, t.name);
+  const started: string[] = [];
+  const running: string[] = [];
+  if (apps.size === 0) return { started, running };
+  const connection = await Connection.connect({ address: config.temporal.address });
+  const client = new Client({ connection, namespace: config.temporal.namespace });
+  try {
+    for (const [app, type] of [...apps].sort(([a], [b]) => a.localeCompare(b))) {
+      try {
+        await client.workflow.start(rawRouter, {
+          workflowId: rawRouterWorkflowId(app),
+          taskQueue: pipelineTaskQueue(config, type),
+          args: [{ app, idleWaitMs: config.pipeline.idleWaitMs }],
+        });
+        started.push(app);
+      } catch (err) {
+        if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
+        running.push(app);
+      }
+    }
+  } finally {
+    await connection.close();
+  }
+  return { started, running };
 }

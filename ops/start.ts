@@ -6,7 +6,7 @@ import { runMain } from './main.js';
 import { step } from './progress.js';
 import { provision } from './provision.js';
 import { AppProcess } from './app-processes.js';
-import { ensureLoaders, ensurePipelines } from './pipelines.js';
+import { ensureLoaders, ensurePipelines, ensureRawRouters } from './pipelines.js';
 import { queryEndpoint } from '../lib/warehouse-client.js';
 import { restartCrashed, stackDown, stackUp } from './stack-lib.js';
 
@@ -55,6 +55,12 @@ runMain(async () => {
   step(
     'pipelines',
     `started: ${pipelines.started.join(', ') || 'none'}; already running: ${pipelines.running.join(', ') || 'none'}`,
+  );
+
+  const routers = await ensureRawRouters(config, catalog);
+  step(
+    'raw routers',
+    `started: ${routers.started.join(', ') || 'none'}; already running: ${routers.running.join(', ') || 'none'}`,
   );
 
   const loaders = await ensureLoaders(config, catalog);

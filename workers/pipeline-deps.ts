@@ -3,7 +3,10 @@ import { createS3Client, createSqsClient } from '../lib/aws.js';
 import type { Config } from '../lib/config.js';
 import { createAdmin, createProducer, createRangeReader } from '../lib/kafka.js';
 import type { Logger } from '../lib/logger.js';
+import { TransactionalProducers } from '../lib/kafka-txn.js';
 import type { PipelineDeps } from '../activities/pipeline.js';
+import type { RawRouterDeps } from '../activities/raw-router.js';
+import type { ReplayDeps } from '../activities/replay.js';
 import type { Catalog } from '../schemas/catalog.js';
 import { EventValidator } from '../schemas/validator.js';
 
@@ -11,13 +14,15 @@ export function createPipelineDeps(
   config: Config,
   catalog: Catalog,
   logger: Logger,
-): PipelineDeps & { close: () => Promise<void> } {
+): PipelineDeps & RawRouterDeps & ReplayDeps & { close: () => Promise<void> } {
   const admin = createAdmin(config, 'pipeline-admin');
   // The reader never joins this group: it only fetches exact offset ranges.
   const reader = createRangeReader(config, 'sluice.pipeline-reader', 'pipeline-reader');
   const dlqProducer = createProducer(config, 'pipeline-dlq', -1);
   const s3 = createS3Client(config);
   const sqs = createSqsClient(config);
+  // Raw router and replays: one transactional producer per (app, partition) or (replay, lane).
+  const txn = new TransactionalProducers(config, admin);
   return {
     config,
     catalog,
@@ -27,8 +32,10 @@ export function createPipelineDeps(
     dlqProducer,
     s3,
     sqs,
+    txn,
     logger,
     close: async () => {
+      await txn.close();
       await Promise.allSettled([admin.close(), reader.close(), dlqProducer.close()]);
       s3.destroy();
       sqs.destroy();

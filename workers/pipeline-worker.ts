@@ -4,6 +4,8 @@ import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { NativeConnection, Runtime, DefaultLogger, Worker, type WorkerOptions } from '@temporalio/worker';
 import { createPipelineActivities } from '../activities/pipeline.js';
+import { createRawRouterActivities } from '../activities/raw-router.js';
+import { createReplayActivities } from '../activities/replay.js';
 import { loadConfig, type Config } from '../lib/config.js';
 import { createLogger, type Logger } from '../lib/logger.js';
 import { loadCatalog, type Catalog } from '../schemas/catalog.js';
@@ -30,7 +32,11 @@ export async function createPipelineWorkers(
 ) {
   const connection = await NativeConnection.connect({ address: config.temporal.address });
   const deps = createPipelineDeps(config, catalog, logger);
-  const activities = createPipelineActivities(deps);
+  const activities = {
+    ...createPipelineActivities(deps),
+    ...createRawRouterActivities(deps),
+    ...createReplayActivities(deps),
+  };
   const code =
     existsSync(workflowBundlePath) && !overrides.workflowsPath
       ? { workflowBundle: { codePath: workflowBundlePath } }

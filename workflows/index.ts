@@ -4,3 +4,5 @@ export { partitionPipeline } from './partition-pipeline.js';
 export { warehouseLoader } from './warehouse-loader.js';
 export { schemaMigration } from './schema-migration.js';
 export { backfill, backfillChunk } from './backfill.js';
+export { rawRouter } from './raw-router.js';
+export { replay } from './replay.js';

@@ -1,5 +1,5 @@
 // Timeouts and retry policies of every activity call, named once and chosen on purpose.
-import type { ActivityOptions } from '@temporalio/workflow';
+import { ActivityCancellationType, type ActivityOptions } from '@temporalio/workflow';
 
 /** Non-retryable failure types raised by activities (see activities/errors.ts). */
 export const nonRetryable = [
@@ -72,6 +72,23 @@ export const presets = {
       backoffCoefficient: 2,
       maximumInterval: '1 minute',
       maximumAttempts: 10,
+      nonRetryableErrorTypes: [...nonRetryable],
+    },
+  },
+  /**
+   * One Kafka transaction: read a range (or an archived file), write it, commit the position.
+   * Heartbeats while it reads and sends; a retry first reads the committed position, and a new
+   * attempt's producer fences the old one, so retrying is always safe. Cancellation waits for the
+   * activity to end (it aborts its transaction), so a cancelled workflow leaves a consistent state.
+   */
+  transaction: {
+    startToCloseTimeout: '10 minutes',
+    heartbeatTimeout: '30 seconds',
+    cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
+    retry: {
+      initialInterval: '1 second',
+      backoffCoefficient: 2,
+      maximumInterval: '1 minute',
       nonRetryableErrorTypes: [...nonRetryable],
     },
   },
