@@ -132,8 +132,7 @@ export function createReplayActivities(deps: ReplayDeps) {
         return bounds.map((_, p) => {
           const o = v[String(p)];
           if (o === undefined) return fallback(p);
-          if (!/^\d+$/.test(o))
-            throw invalidInput(`${what}.${p}: ${JSON.stringify(o)} is not an offset`);
+          if (!/^\d+$/.test(o)) throw invalidInput(`${what}.${p}: ${JSON.stringify(o)} is not an offset`);
           return BigInt(o);
         });
       };
