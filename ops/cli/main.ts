@@ -14,6 +14,7 @@ import {
   backfillResumeCommand,
   migrateCommand,
   pipelineSignalCommand,
+  replayCommand,
 } from './workflows.js';
 
 type Action = (ctx: CliContext) => Promise<number> | number;
@@ -73,6 +74,25 @@ export function buildProgram(run: (action: Action) => Promise<void>): Command {
     .description('cancel a running backfill (it stops between pages; nothing is half-loaded)')
     .argument('<workflow-id>')
     .action((id: string) => run((ctx) => backfillCancelCommand(ctx, id)));
+
+  program
+    .command('replay')
+    .description(
+      'write a Kafka or S3-archive range of a type again: onto its topic (the pipeline), another topic, or a table',
+    )
+    .argument('<type>', 'event type')
+    .requiredOption('--source <kafka|s3>', "kafka: the type's topic; s3: the Parquet archive")
+    .option('--from <time|p:offset,…>', 'RFC 3339 time, or (kafka) partition:offset pairs such as 0:120,2:0')
+    .option('--to <time|p:offset,…>', 'exclusive end, same forms (kafka default: the end now)')
+    .option('--topic <name>', "replay onto this topic instead of the type's own")
+    .option('--table <name>', '(s3) load the archived files into this table')
+    .option('--no-force', '(table) skip files the load history has for that table')
+    .option('--parallelism <n>', 'partitions or file lanes at once', '4')
+    .option('--wait', 'wait with a progress bar and print the result')
+    .addOption(json())
+    .action((type: string, o: Parameters<typeof replayCommand>[2] & { force?: boolean }) =>
+      run((ctx) => replayCommand(ctx, type, { ...o, noForce: o.force === false })),
+    );
 
   const schema = program.command('schema').description('the event catalog and the warehouse tables');
   schema

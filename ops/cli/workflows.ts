@@ -12,6 +12,9 @@ import {
 } from '../../workflows/backfill.js';
 import { schemaMigration, type SchemaMigrationResult } from '../../workflows/schema-migration.js';
 import { flushNowSignal, pauseSignal, resumeSignal } from '../../workflows/signals.js';
+import { replay, type ReplayInput } from '../../workflows/replay.js';
+import { replayStatusQuery, type ReplayStatus } from '../../workflows/replay-signals.js';
+import { pipelineTaskQueue } from '../pipelines.js';
 import type { CliContext } from './context.js';
 import { CliError, exitCodes, printJson, usage } from './output.js';
 
@@ -229,4 +232,95 @@ export async function pipelineSignalCommand(
   await handle.signal(signal);
   process.stdout.write(`${action} sent to pipeline/${type.name}\n`);
   return 0;
+}
+
+export interface ReplayOptions {
+  source: string;
+  from?: string;
+  to?: string;
+  topic?: string;
+  table?: string;
+  noForce?: boolean;
+  parallelism?: string;
+  wait?: boolean;
+  json?: boolean;
+}
+
+/** `--from`: an RFC 3339 time, or partition offsets as `0:120,2:0` (Kafka only). */
+function replayBound(
+  label: string,
+  v: string | undefined,
+  source: string,
+): string | Record<string, string> | undefined {
+  if (v === undefined) return undefined;
+  if (/^\d+:\d+(,\d+:\d+)*$/.test(v)) {
+    if (source !== 'kafka')
+      throw usage(`--${label} as partition:offset pairs works with --source kafka only`);
+    return Object.fromEntries(v.split(',').map((pair) => pair.split(':') as [string, string]));
+  }
+  return isoOrUndefined(label, v);
+}
+
+export async function replayCommand(ctx: CliContext, typeName: string, opts: ReplayOptions): Promise<number> {
+  const type = ctx.type(typeName);
+  if (opts.source !== 'kafka' && opts.source !== 's3')
+    throw usage(`--source is kafka or s3 (got ${opts.source})`);
+  if (opts.topic && opts.table) throw usage('give at most one of --topic and --table');
+  if (opts.source === 's3' && (!opts.from || !opts.to))
+    throw usage('--source s3 needs --from and --to (event times)');
+  const from = replayBound('from', opts.from, opts.source);
+  const to = replayBound('to', opts.to, opts.source);
+  const target: ReplayInput['target'] = opts.table
+    ? { table: opts.table, force: !opts.noForce }
+    : opts.topic
+      ? { topic: opts.topic }
+      : 'pipeline';
+  const input: ReplayInput = {
+    eventType: type.name,
+    source: opts.source,
+    ...(from ? { from } : {}),
+    ...(to ? { to } : {}),
+    target,
+    ...(opts.parallelism ? { parallelism: Number(opts.parallelism) } : {}),
+    loaderTaskQueue: ctx.config.warehouse.taskQueue,
+  };
+  const client = await ctx.temporal();
+  const id = `replay/${type.name}/${randomUUID()}`;
+  const handle = await client.workflow.start(replay, {
+    workflowId: id,
+    taskQueue: pipelineTaskQueue(ctx.config, type.name),
+    args: [input],
+  });
+  if (!opts.wait) {
+    if (opts.json) printJson({ workflowId: id, replayId: id.split('/').pop() });
+    else
+      process.stdout.write(
+        `started ${id} (events carry ce_replay=${id.split('/').pop()}); follow it with --wait or in the Temporal UI\n`,
+      );
+    return 0;
+  }
+  const status = await waitWithBar<ReplayStatus>(
+    handle,
+    async () => {
+      const s = await handle.query(replayStatusQuery);
+      return s.source === 's3' ? { done: s.filesDone, total: s.files } : partitionsProgress(s);
+    },
+    Boolean(opts.json),
+  );
+  if (opts.json) printJson({ workflowId: id, ...status });
+  else
+    process.stdout.write(
+      `${id}: ${status.state}; ${status.filesDone}/${status.files} files, ${status.records} events/rows\n`,
+    );
+  return 0;
+}
+
+function partitionsProgress(s: ReplayStatus): { done: number; total: number } {
+  let done = 0n;
+  let total = 0n;
+  for (const p of s.partitions ?? []) {
+    done += BigInt(p.position) - BigInt(p.from);
+    total += BigInt(p.to) - BigInt(p.from);
+  }
+  return { done: Number(done), total: Number(total) };
 }

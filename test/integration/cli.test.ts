@@ -231,3 +231,32 @@ test('schema check, snowflake ddl, and errors with their exit codes', async () =
   assert.equal(missing.code, 4);
   assert.equal((await sluice('no-such-command')).code, 2);
 });
+
+test('replay from Kafka onto the type’s topic waits, reports, and the pipeline loads the copies once', async () => {
+  const r = await sluiceJson<{ state: string; records: number; partitions: { from: string; to: string }[] }>(
+    'replay',
+    TYPE,
+    '--source',
+    'kafka',
+    '--from',
+    '0:0,1:0,2:0',
+    '--wait',
+  );
+  assert.equal(r.state, 'done');
+  assert.equal(r.records, 40, 'the 40 accepted events (the rejected one went to the DLQ, not the topic)');
+  const table = cat.catalog.types.get(TYPE)!.table;
+  await eventually(
+    () => sluiceJson<{ rows: string[][] }>('query', `SELECT count(*) AS n FROM ${table}`),
+    (q) => Number(q.rows[0]?.[0]) >= 80,
+    'the replayed copies to be loaded',
+    90_000,
+  );
+  const q = await sluiceJson<{ rows: string[][] }>(
+    'query',
+    `SELECT count(*) AS n, count(DISTINCT _event_id) AS ids FROM ${table}`,
+  );
+  assert.deepEqual(q.rows[0], ['80', '40'], 'each event twice: the original and one replayed copy');
+  const usageError = await sluice('replay', TYPE, '--source', 's3');
+  assert.equal(usageError.code, 2);
+  assert.match(usageError.stderr, /--source s3 needs --from and --to/);
+});
