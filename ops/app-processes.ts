@@ -31,6 +31,11 @@ export class AppProcess {
     this.log = join(config.stateDir, 'logs', `${spec.name}.log`);
   }
 
+  /** The running child's pid (fault injection kills it; the process is started again in 2 s). */
+  get pid(): number | undefined {
+    return this.child?.exitCode === null ? this.child.pid : undefined;
+  }
+
   async start(): Promise<void> {
     const { port } = this.spec;
     if (port && (await portOpen(port.host, port.port))) {
