@@ -1,0 +1,78 @@
+// What integration tests that run workers in-process share: a config of their own (DuckDB file in a
+// temp dir, unique task queues, a free query port), workers that stop cleanly, and the teardown
+// of the workflows they started.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Client, Connection } from '@temporalio/client';
+import { DefaultLogger, Runtime } from '@temporalio/worker';
+import { loadConfig, type Config } from '../../lib/config.js';
+import { uniqueName } from './names.js';
+import { freePort } from './net.js';
+
+export interface TestPlatform {
+  config: Config;
+  /** Temp dir of the DuckDB file and whatever else the test writes. */
+  dir: string;
+  client: Client;
+  /** Terminates the workflows, closes the connection, removes the dir. */
+  close(workflowIds?: string[]): Promise<void>;
+}
+
+export async function testPlatform(name: string): Promise<TestPlatform> {
+  Runtime.install({ logger: new DefaultLogger('WARN') });
+  const dir = mkdtempSync(join(tmpdir(), `sluice-${name}-`));
+  const base = loadConfig();
+  const config: Config = {
+    ...base,
+    warehouse: {
+      ...base.warehouse,
+      duckdbPath: join(dir, 'warehouse.duckdb'),
+      taskQueue: uniqueName(`${name}-loader`),
+      queryPort: await freePort(),
+    },
+    pipeline: { ...base.pipeline, taskQueue: uniqueName(`${name}-pipeline`), idleWaitMs: 1000 },
+  };
+  const connection = await Connection.connect({ address: config.temporal.address });
+  const client = new Client({ connection, namespace: config.temporal.namespace });
+  return {
+    config,
+    dir,
+    client,
+    async close(workflowIds = []) {
+      for (const id of workflowIds) {
+        await client.workflow
+          .getHandle(id)
+          .terminate('test over')
+          .catch(() => undefined);
+      }
+      await connection.close();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** The workflow ids `npm start` would run for a type: its loader, pipeline and partition children. */
+export const workflowIdsOf = (type: string, partitions = 3): string[] => [
+  `loader/${type}`,
+  `pipeline/${type}`,
+  ...Array.from({ length: partitions }, (_, p) => `pipeline/${type}/p${p}`),
+];
+
+interface WorkerLike {
+  run(): Promise<unknown>;
+  shutdown(): void;
+  close(): Promise<void>;
+}
+
+/** Runs a worker (pipeline or loader) in this process; `stop()` drains and closes it. */
+export function running<W extends WorkerLike>(worker: W): W & { stop(): Promise<void> } {
+  const done = worker.run();
+  return Object.assign(worker, {
+    async stop() {
+      worker.shutdown();
+      await done;
+      await worker.close();
+    },
+  });
+}
