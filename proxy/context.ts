@@ -12,12 +12,15 @@ import { Authenticator } from './auth.js';
 import { HttpError } from './http-error.js';
 import { createMetrics, type Metrics } from './metrics.js';
 import type { OutRecord } from './prepare.js';
+import { PreparePool } from './prepare-pool.js';
 import { Spool, SpoolFullError } from './spool.js';
 
 export interface ProxyContext {
   config: Config;
   catalog: Catalog;
   validator: EventValidator;
+  /** Parses and validates /v1/events bodies, on proxy.prepareThreads worker threads. */
+  preparer: PreparePool;
   auth: Authenticator;
   metrics: Metrics;
   logger: Logger;
@@ -94,10 +97,12 @@ export async function createProxyContext(
     return groups;
   };
 
+  const validator = new EventValidator(catalog);
   return {
     config,
     catalog,
-    validator: new EventValidator(catalog),
+    validator,
+    preparer: new PreparePool(config.proxy.prepareThreads, { catalog, validator }, logger),
     auth: new Authenticator(config.proxy.apiKeys),
     metrics,
     logger,

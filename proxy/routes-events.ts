@@ -1,8 +1,8 @@
 // POST /v1/events: validate, envelope, produce (sync) or spool (async), and answer per event.
 import type { Request, Response } from 'express';
 import { HttpError } from './http-error.js';
-import { formatOf, parseBody } from './parse-body.js';
-import { prepareEvents, type OutRecord, type PreparedEvent } from './prepare.js';
+import { formatOf } from './parse-body.js';
+import type { OutRecord, PreparedEvent } from './prepare.js';
 import type { ProxyContext } from './context.js';
 
 export interface EventResult {
@@ -52,21 +52,18 @@ export function eventsHandler(ctx: ProxyContext) {
   return async (req: Request, res: Response): Promise<void> => {
     const caller = ctx.auth.authenticate(req.headers);
     const format = formatOf(req.get('content-type'));
-    const items = parseBody(req.body as Buffer, format);
-    caller.spend(items.length);
     const async = wantsAsync(req);
-    const prepared = prepareEvents(
-      items,
+    const prepared = await ctx.preparer.prepare({
+      body: Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0),
       format,
-      {
-        now: new Date(),
-        test: isTestRequest(req),
-        defaultSource: ctx.config.proxy.defaultSource,
-        maxEventBytes: ctx.config.proxy.maxEventBytes,
-        mayUse: caller.mayUseType,
-      },
-      ctx,
-    );
+      now: new Date(),
+      test: isTestRequest(req),
+      defaultSource: ctx.config.proxy.defaultSource,
+      maxEventBytes: ctx.config.proxy.maxEventBytes,
+      eventTypes: caller.eventTypes,
+      mayUse: caller.mayUseType,
+      spend: caller.spend,
+    });
     if (prepared.every((e) => !e.ok && e.errorCode === 'FORBIDDEN')) {
       throw new HttpError(
         'FORBIDDEN',
