@@ -53,6 +53,7 @@ interface Pending {
   resolve: (events: PreparedEvent[]) => void;
   reject: (err: unknown) => void;
   spend: (events: number) => void;
+  shared: SharedArrayBuffer;
 }
 
 interface Slot {
@@ -60,6 +61,27 @@ interface Slot {
   ready: boolean;
   pending: Map<number, Pending>;
   started: Promise<void>;
+  /** Body buffers the thread is done with, for the next requests. */
+  free: SharedArrayBuffer[];
+}
+
+// Bodies reach a thread through shared memory that is reused: transferring each body's own
+// ArrayBuffer cost the main thread more (fresh pages every request) than a copy into a warm one.
+const MIN_SHARED_BYTES = 16 * 1024;
+const KEEP_SHARED_BYTES = 1024 * 1024;
+const KEEP_SHARED_BUFFERS = 32;
+
+function sharedFor(slot: Slot, bytes: number): SharedArrayBuffer {
+  const i = slot.free.findIndex((b) => b.byteLength >= bytes);
+  if (i >= 0) return slot.free.splice(i, 1)[0]!;
+  let size = MIN_SHARED_BYTES;
+  while (size < bytes) size *= 2;
+  return new SharedArrayBuffer(size);
+}
+
+function release(slot: Slot, b: SharedArrayBuffer): void {
+  // Rare large bodies must not pin their memory.
+  if (b.byteLength <= KEEP_SHARED_BYTES && slot.free.length < KEEP_SHARED_BUFFERS) slot.free.push(b);
 }
 
 /**
@@ -111,6 +133,7 @@ export class PreparePool {
       worker,
       ready: false,
       pending: new Map(),
+      free: [],
       started: new Promise<void>((r) => (started = r)),
     };
     worker.on('message', (m: PrepareReply | { ready: true }) => {
@@ -123,6 +146,7 @@ export class PreparePool {
       const p = slot.pending.get(m.id);
       if (!p) return;
       slot.pending.delete(m.id);
+      release(slot, p.shared);
       holdOpen(slot);
       if (!m.ok) {
         const e = m.error;
@@ -164,9 +188,9 @@ export class PreparePool {
     for (const s of this.slots) if (s.ready && (!slot || s.pending.size < slot.pending.size)) slot = s;
     if (!slot) return Promise.resolve(prepareInline(req, this.deps));
     const id = this.nextId++;
-    // The body goes over without a copy when it owns its memory (bodies above 4 KB do).
-    const own = req.body.byteOffset === 0 && req.body.byteLength === req.body.buffer.byteLength;
-    const body = own ? req.body : new Uint8Array(req.body);
+    const shared = sharedFor(slot, req.body.length);
+    const body = new Uint8Array(shared, 0, req.body.length);
+    body.set(req.body);
     const job: PrepareJob = {
       id,
       body,
@@ -179,9 +203,9 @@ export class PreparePool {
     };
     const s = slot;
     return new Promise<PreparedEvent[]>((resolve, reject) => {
-      s.pending.set(id, { resolve, reject, spend: req.spend });
+      s.pending.set(id, { resolve, reject, spend: req.spend, shared });
       holdOpen(s);
-      s.worker.postMessage(job, [body.buffer as ArrayBuffer]);
+      s.worker.postMessage(job);
     });
   }
 

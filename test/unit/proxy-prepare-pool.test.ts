@@ -118,8 +118,8 @@ test('NDJSON with a bad line, API key scopes and a large body prepare the same o
   ].join('\n');
   await both(() => request(lines, 'ndjson'));
   await both(() => request(lines, 'ndjson', ['mobile_page_load']));
-  // Above 4 KB the body is handed over without a copy.
-  const many = Array.from({ length: 200 }, (_, i) => ({ type: 'order_created', data: orderData(i) }));
+  // Larger than the smallest shared body buffer.
+  const many = Array.from({ length: 300 }, (_, i) => ({ type: 'order_created', data: orderData(i) }));
   await both(() => request(JSON.stringify(many), 'json'));
 });
 
