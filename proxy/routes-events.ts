@@ -72,25 +72,23 @@ export function eventsHandler(ctx: ProxyContext) {
     }
     // Accepted events first, then dead letters: one produce round for the whole request.
     const out: OutRecord[] = [];
-    const firstRecord = new Map<number, number>();
+    /** Event index → where its first Kafka record is in `out`. */
+    const firstRecord = new Array<number>(prepared.length);
     for (const e of prepared) {
       if (e.ok) {
-        firstRecord.set(e.index, out.length);
-        out.push(...e.records);
+        firstRecord[e.index] = out.length;
+        for (const r of e.records) out.push(r);
       } else if (e.dlq) out.push(e.dlq);
     }
     const deliveries = await dispatch(ctx, out, async);
 
     const results: EventResult[] = prepared.map((e) => {
       if (!e.ok) return rejection(e);
-      const d = deliveries[firstRecord.get(e.index)!];
-      return {
-        index: e.index,
-        id: e.id,
-        status: 'accepted',
-        ...(d ? { partition: d.partition } : {}),
-        ...(d?.offset !== undefined ? { offset: d.offset.toString() } : {}),
-      };
+      const d = deliveries[firstRecord[e.index]!];
+      const r: EventResult = { index: e.index, id: e.id, status: 'accepted' };
+      if (d) r.partition = d.partition;
+      if (d?.offset !== undefined) r.offset = d.offset.toString();
+      return r;
     });
     // One increment per (type, outcome, reason), not per event.
     const counts = new Map<string, { type: string; outcome: string; reason: string; n: number }>();
