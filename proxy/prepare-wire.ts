@@ -17,10 +17,12 @@ export class Arena {
   constructor(private readonly chunkBytes: number) {}
 
   private reserve(bytes: number): void {
-    const ab = new ArrayBuffer(Math.max(this.chunkBytes, bytes));
+    // Not zero-filled (every byte handed out is written first) and never from the shared pool,
+    // so its ArrayBuffer is the chunk's own and can be transferred.
+    this.current = Buffer.allocUnsafeSlow(Math.max(this.chunkBytes, bytes));
+    const ab = this.current.buffer;
     this.index.set(ab, this.chunks.length);
     this.chunks.push(ab);
-    this.current = Buffer.from(ab);
     this.used = 0;
   }
 

@@ -147,3 +147,28 @@ test('the caller is charged for the events a thread found, and a 429 comes back 
     (err: unknown) => err instanceof HttpError && err.code === 'RATE_LIMITED',
   );
 });
+
+test('a thread that dies fails only its own requests; the next ones are prepared (inline, then by a new thread)', async () => {
+  const crashing = new PreparePool(1, deps, createLogger('test', 'silent'));
+  try {
+    await crashing.ready();
+    const body = JSON.stringify([{ type: 'order_created', data: orderData(1) }]);
+    const slots = (
+      crashing as unknown as { slots: { ready: boolean; worker: { terminate(): Promise<number> } }[] }
+    ).slots;
+    const first = slots[0]!;
+    const inFlight = crashing.prepare(request(body, 'json'));
+    await first.worker.terminate();
+    await assert.rejects(inFlight, /prepare thread 0 exited/);
+    // While the new thread starts, the main thread prepares.
+    const [event] = await crashing.prepare(request(body, 'json'));
+    assert.equal(event?.ok, true);
+    await crashing.ready();
+    assert.notEqual(slots[0], first);
+    assert.equal(slots[0]!.ready, true);
+    const [again] = await crashing.prepare(request(body, 'json'));
+    assert.equal(again?.ok, true);
+  } finally {
+    await crashing.close();
+  }
+});
