@@ -95,7 +95,26 @@ export function encodePrepared(events: PreparedEvent[], arena: Arena): WireBatch
     }
     return i;
   };
+  // Header values that repeat (type, schema, source, ingest time) are mostly the very same string
+  // as the previous event's; ids never repeat. Comparing with the last value of each header name
+  // finds the first without hashing the second.
+  const lastValue = new Map<string, { s: string; i: number }>();
+  const headerValue = (name: string, s: string): number => {
+    const last = lastValue.get(name);
+    if (last?.s === s) return last.i;
+    const i = strings.length;
+    strings.push(s);
+    if (last) {
+      last.s = s;
+      last.i = i;
+    } else lastValue.set(name, { s, i });
+    return i;
+  };
   const ints: number[] = [];
+  const span = (b: Buffer): void => {
+    const [chunk, offset, length] = arena.span(b);
+    ints.push(chunk, offset, length);
+  };
   const rejected: WireRejected[] = [];
   const wireRecord = (r: OutRecord): WireRecord => ({
     cluster: r.cluster,
@@ -113,14 +132,15 @@ export function encodePrepared(events: PreparedEvent[], arena: Arena): WireBatch
     }
     // Every record of an event shares its key, value, headers and topic; only clusters differ.
     const first = e.records[0]!;
-    const key = first.key ? arena.span(first.key) : [-1, 0, 0];
-    const value = arena.span(first.value);
-    ints.push(ACCEPTED, e.index, str(e.id), str(e.type), e.test ? 1 : 0, ...key, ...value, str(first.topic));
-    ints.push(e.records.length);
+    ints.push(ACCEPTED, e.index, headerValue('\u0000id', e.id), str(e.type), e.test ? 1 : 0);
+    if (first.key) span(first.key);
+    else ints.push(-1, 0, 0);
+    span(first.value);
+    ints.push(str(first.topic), e.records.length);
     for (const r of e.records) ints.push(str(r.cluster));
     const names = Object.keys(first.headers);
     ints.push(names.length);
-    for (const n of names) ints.push(str(n), str(first.headers[n]!));
+    for (const n of names) ints.push(str(n), headerValue(n, first.headers[n]!));
   }
   return { chunks: arena.chunks, strings, ints: Int32Array.from(ints), rejected };
 }
