@@ -216,6 +216,16 @@ export function cpuSeconds(pid: number | undefined): number {
   }
 }
 
+/** CPU seconds one thread of a process has used so far (the main thread's tid is the pid); NaN when unknown. */
+export function threadCpuSeconds(pid: number | undefined, tid: number): number {
+  if (pid === undefined) return Number.NaN;
+  try {
+    return statCpuSeconds(readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8'));
+  } catch {
+    return Number.NaN;
+  }
+}
+
 /** VmHWM (peak resident memory) or VmRSS of a process, in kB. */
 export function statusKb(pid: number | 'self', field: 'VmHWM' | 'VmRSS'): number {
   const m = new RegExp(`^${field}:\\s+(\\d+) kB$`, 'm').exec(readFileSync(`/proc/${pid}/status`, 'utf8'));

@@ -59,6 +59,7 @@ import {
   runMain,
   sleep,
   statusKb,
+  threadCpuSeconds,
   stopChild,
   summarizeProfile,
   writeDoc,
@@ -198,7 +199,10 @@ function buildWorkload(type: EventType, opts: Options): Workload {
 interface CpuSample {
   at: number;
   proxy: number;
+  /** The proxy's main thread (HTTP, Kafka client), apart from its prepare threads. */
+  proxyMain: number;
   self: number;
+  selfMain: number;
   broker: number;
   machine: number;
 }
@@ -206,7 +210,9 @@ interface CpuSample {
 /** CPU used between two samples: cores (CPU seconds per wall second), and CPU seconds where noted. */
 interface CpuUse {
   proxy: number;
+  proxyMain: number;
   self: number;
+  selfMain: number;
   /** NaN when the broker is not a process of the local stack. */
   broker: number;
   machine: number;
@@ -227,7 +233,9 @@ class CpuMeter {
     return {
       at: performance.now(),
       proxy: cpuSeconds(this.proxyPid),
+      proxyMain: threadCpuSeconds(this.proxyPid, this.proxyPid),
       self: (u.user + u.system) / 1e6,
+      selfMain: threadCpuSeconds(process.pid, process.pid),
       broker: cpuSeconds(this.brokerPid),
       machine: machineCpuSeconds(),
     };
@@ -238,7 +246,9 @@ class CpuMeter {
     const wall = (b.at - a.at) / 1000;
     return {
       proxy: (b.proxy - a.proxy) / wall,
+      proxyMain: (b.proxyMain - a.proxyMain) / wall,
       self: (b.self - a.self) / wall,
+      selfMain: (b.selfMain - a.selfMain) / wall,
       broker: (b.broker - a.broker) / wall,
       machine: (b.machine - a.machine) / wall,
       other:
@@ -372,6 +382,8 @@ interface ClosedLoopResult {
   cpuPer100k: number;
   /** Cores used by that process during the window. */
   cpuCores: number;
+  /** … by its main thread: one core is its limit (the proxy's prepare threads are apart). */
+  mainThreadCores: number;
   /** This process (the load generator) during a proxy run, in cores. */
   generatorCores: number;
   brokerCores: number;
@@ -458,6 +470,7 @@ async function proxyClosedLoop(
     p99: percentile(sorted, 99),
     cpuPer100k: (cpu.proxySeconds / events) * 1e5,
     cpuCores: cpu.proxy,
+    mainThreadCores: cpu.proxyMain,
     generatorCores: cpu.self,
     brokerCores: cpu.broker,
     machineCores: cpu.machine,
@@ -635,6 +648,7 @@ async function rawClosedLoop(
     p99: percentile(sorted, 99),
     cpuPer100k: (cpu.selfSeconds / run.events) * 1e5,
     cpuCores: cpu.self,
+    mainThreadCores: cpu.selfMain,
     generatorCores: Number.NaN,
     brokerCores: cpu.broker,
     machineCores: cpu.machine,
@@ -694,6 +708,7 @@ function summaryTable(results: Results, env: Env, opts: Options): string {
   both('CPU seconds per 100k events²', (r) => r.cpuPer100k, dec(2));
   both('Events per CPU second (per core)²', (r) => 1e5 / r.cpuPer100k, int);
   both('CPU used during the window (cores)²', (r) => r.cpuCores, dec(2), false);
+  both('… of which its main thread (cores)²', (r) => r.mainThreadCores, dec(2), false);
   both('Broker CPU during the window (cores)', (r) => r.brokerCores, dec(2), false);
   both('Whole machine CPU busy during the window (cores)³', (r) => r.machineCores, dec(2), false);
   both('… of which other processes (cores)³', (r) => r.otherCores, dec(2), false);
@@ -801,7 +816,7 @@ Target: the proxy sustains at least ${TARGET_RATIO}× the events/s of the raw cl
 - Broker: Apache Kafka ${env.kafka}, single node KRaft on ${env.config.kafka.brokers.join(', ')}; the rest of the local stack
   (Temporal, S3, SQS) and anything else running share the machine
 - Clients: @platformatic/kafka ${env.platformatic} (both sides, via \`lib/kafka.ts\` \`createProducer\`), autocannon ${env.autocannon}
-- Proxy settings: acks=${p.acks}, lingerMs=${p.lingerMs}, batchMaxRecords=${p.batchMaxRecords},
+- Proxy settings: prepareThreads=${p.prepareThreads}, acks=${p.acks}, lingerMs=${p.lingerMs}, batchMaxRecords=${p.batchMaxRecords},
   batchMaxBytes=${p.batchMaxBytes}, compression=${p.compression}, no API keys (auth and rate limits off), logLevel=warn${
     opts.proxyNodeArgs.length ? `; proxy process started with \`${opts.proxyNodeArgs.join(' ')}\`` : ''
   }
@@ -818,8 +833,9 @@ ${summaryTable(results, env, opts)}
 
 ¹ Proxy: one HTTP request of ${opts.events} events, sent to 200 received (it answers once Kafka acknowledged every event).
 Raw: one \`producer.send()\` of ${opts.events} records.
-² Proxy: the proxy process (\`/proc/<pid>/stat\`); raw: the bench process, which only runs the producer then.
-The load generator's own CPU is listed apart.
+² Proxy: the proxy process (\`/proc/<pid>/stat\`), all threads; raw: the bench process, which only runs the producer
+then. "Main thread" is \`/proc/<pid>/task/<pid>/stat\`: the thread that runs HTTP and the Kafka client (the proxy's
+prepare threads parse and validate); near 1.00 it is the limit. The load generator's own CPU is listed apart.
 ³ All CPUs of the machine (\`/proc/stat\`), out of ${env.nproc}: the proxy or client, the broker, the load generator and
 anything else running at the time; "other processes" is what remains after the first three (the idle rest of the
 stack, the kernel, other programs). Before the run the machine was busy ${dec(2)(env.busyBefore)} cores.
@@ -836,6 +852,8 @@ topics) and starts the proxy as its own process (\`node --import tsx bench/proxy
 \`startProxy()\` of \`proxy/server.ts\` with that catalog), on a free port with a temporary spool directory, and waits
 for \`/readyz\`. The load generator runs in the bench process, so it never shares an event loop with the proxy; on a
 ${env.nproc}-CPU machine it does share the CPUs with the proxy and the broker.
+Inside the proxy, request bodies are parsed, validated and enveloped on ${p.prepareThreads} prepare thread(s)
+(\`proxy.prepareThreads\`, \`proxy/prepare-pool.ts\`); its main thread runs HTTP, the accumulator and the Kafka client.
 
 - **Proxy, closed loop**: autocannon, ${opts.connections} connections, no pipelining, POST \`/v1/events\` with a JSON array of
   ${opts.events} native events; every answer must be 200 (all events accepted) or the run fails. Events/s = 200 answers ×
@@ -944,7 +962,7 @@ async function main(): Promise<void> {
       results.proxy.push(pr);
       console.log(
         `round ${round} proxy closed ${int(pr.eventsPerSec).padStart(8)} events/s  p50 ${dec(1)(pr.p50)} ms  ` +
-          `p99 ${dec(1)(pr.p99)} ms; cores: proxy ${dec(2)(pr.cpuCores)}, generator ${dec(2)(pr.generatorCores)}, ` +
+          `p99 ${dec(1)(pr.p99)} ms; cores: proxy ${dec(2)(pr.cpuCores)} (main thread ${dec(2)(pr.mainThreadCores)}), generator ${dec(2)(pr.generatorCores)}, ` +
           `broker ${dec(2)(pr.brokerCores)}, other ${dec(2)(pr.otherCores)}; ${int(pr.recordsPerProduce)} records/produce`,
       );
       const opens: OpenLoopResult[] = [];
@@ -971,7 +989,7 @@ async function main(): Promise<void> {
       results.raw.push(rr);
       console.log(
         `round ${round} raw          ${int(rr.eventsPerSec).padStart(8)} events/s  p50 ${dec(1)(rr.p50)} ms  ` +
-          `p99 ${dec(1)(rr.p99)} ms; cores: bench ${dec(2)(rr.cpuCores)}, broker ${dec(2)(rr.brokerCores)}, ` +
+          `p99 ${dec(1)(rr.p99)} ms; cores: bench ${dec(2)(rr.cpuCores)} (main thread ${dec(2)(rr.mainThreadCores)}), broker ${dec(2)(rr.brokerCores)}, ` +
           `other ${dec(2)(rr.otherCores)}`,
       );
     }

@@ -236,6 +236,15 @@ const proxySchema = z
       .min(1024)
       .default(4 * 1024 * 1024)
       .describe('Bytes per produce batch.'),
+    prepareThreads: z
+      .number()
+      .int()
+      .min(0)
+      .max(64)
+      .default(1)
+      .describe(
+        'Worker threads that parse and validate POST /v1/events bodies, so the main thread keeps to HTTP and Kafka; 0 does it on the main thread.',
+      ),
     maxBodyBytes: z
       .number()
       .int()

@@ -2,7 +2,7 @@
 // is full) and go to Kafka in one produce call, so 100 requests of 100 events cost a few round
 // trips, not 100. Partitions are chosen here, as the Java client does: murmur2 for keyed records,
 // sticky (KIP-480) for keyless ones, a new sticky partition per batch.
-import type { Producer } from '@platformatic/kafka';
+import type { MessageToProduce, Producer } from '@platformatic/kafka';
 import { partitionForKey, StickyPartitioner } from './partitioner.js';
 
 export interface ProduceRecord {
@@ -15,6 +15,8 @@ export interface ProduceRecord {
   /** Record timestamp in ms (Confluent v3 `timestamp`); otherwise the time of sending. */
   timestamp?: bigint;
 }
+
+type Message = MessageToProduce<Buffer, Buffer, string, string>;
 
 export interface Delivery {
   topic: string;
@@ -171,58 +173,67 @@ export class Accumulator {
 
   private async produce(batch: Waiting[]): Promise<void> {
     const started = process.hrtime.bigint();
-    const bytes = batch.reduce((n, w) => n + w.size, 0);
+    let bytes = 0;
+    const topics = new Set<string>();
+    for (const w of batch) {
+      bytes += w.size;
+      topics.add(w.record.topic);
+    }
     try {
-      await this.partitionsOf(new Set(batch.map((w) => w.record.topic)));
-      const partitions = batch.map((w) => {
-        const n = this.partitionCounts.get(w.record.topic) ?? 1;
-        if (w.record.partition !== undefined) return w.record.partition;
-        return w.record.key ? partitionForKey(w.record.key, n) : this.sticky.partition(w.record.topic, n);
-      });
+      await this.partitionsOf(topics);
+      // One pass, no per-record closures or spreads: this runs for every record on the main thread.
+      const partitions = new Array<number>(batch.length);
+      const messages = new Array<Message>(batch.length);
+      for (let i = 0; i < batch.length; i++) {
+        const r = batch[i]!.record;
+        const n = this.partitionCounts.get(r.topic) ?? 1;
+        const p = r.partition ?? (r.key ? partitionForKey(r.key, n) : this.sticky.partition(r.topic, n));
+        partitions[i] = p;
+        const m: Message = { topic: r.topic, partition: p, value: r.value, headers: r.headers };
+        if (r.key) m.key = r.key;
+        if (r.timestamp !== undefined) m.timestamp = r.timestamp;
+        messages[i] = m;
+      }
       // KIP-480: keyless records stick to one partition for a whole batch, then move on.
-      for (const topic of new Set(batch.map((w) => w.record.topic)))
-        this.sticky.onNewBatch(topic, this.partitionCounts.get(topic) ?? 1);
+      for (const topic of topics) this.sticky.onNewBatch(topic, this.partitionCounts.get(topic) ?? 1);
       const result = await this.producer.send({
-        messages: batch.map((w, i) => ({
-          topic: w.record.topic,
-          partition: partitions[i]!,
-          key: w.record.key ?? undefined,
-          value: w.record.value,
-          headers: w.record.headers,
-          ...(w.record.timestamp !== undefined ? { timestamp: w.record.timestamp } : {}),
-        })),
+        messages,
         acks: this.opts.acks,
         compression: this.opts.compression,
         ...(this.opts.acks === -1 ? { idempotent: true } : {}),
       });
-      const base = new Map<string, bigint>();
-      for (const o of result.offsets ?? []) base.set(`${o.topic}\u0000${o.partition}`, o.offset);
+      // Base offset per topic and partition, then the next offset to hand out in each.
+      const next = new Map<string, (bigint | undefined)[]>();
+      for (const o of result.offsets ?? []) {
+        let byPartition = next.get(o.topic);
+        if (!byPartition) next.set(o.topic, (byPartition = []));
+        byPartition[o.partition] = o.offset;
+      }
       // Never answer "accepted" for a record the broker did not acknowledge.
       if (this.opts.acks !== 0) {
-        const missing = [...new Set(batch.map((w, i) => `${w.record.topic}\u0000${partitions[i]!}`))].filter(
-          (tp) => !base.has(tp),
-        );
-        if (missing.length)
-          throw new Error(
-            `no acknowledgement for ${missing.map((tp) => tp.replace('\u0000', '/')).join(', ')}`,
-          );
+        const missing = new Set<string>();
+        for (let i = 0; i < batch.length; i++) {
+          const topic = batch[i]!.record.topic;
+          if (next.get(topic)?.[partitions[i]!] === undefined) missing.add(`${topic}/${partitions[i]!}`);
+        }
+        if (missing.size) throw new Error(`no acknowledgement for ${[...missing].join(', ')}`);
       }
-      const seen = new Map<string, bigint>();
-      batch.forEach((w, i) => {
-        const tp = `${w.record.topic}\u0000${partitions[i]!}`;
-        const b = base.get(tp);
-        const k = seen.get(tp) ?? 0n;
-        seen.set(tp, k + 1n);
-        deliver(w, {
-          topic: w.record.topic,
-          partition: partitions[i]!,
-          ...(b !== undefined ? { offset: b + k } : {}),
-        });
-      });
+      for (let i = 0; i < batch.length; i++) {
+        const w = batch[i]!;
+        const partition = partitions[i]!;
+        const byPartition = next.get(w.record.topic);
+        const offset = byPartition?.[partition];
+        if (offset === undefined) {
+          deliver(w, { topic: w.record.topic, partition });
+        } else {
+          byPartition![partition] = offset + 1n;
+          deliver(w, { topic: w.record.topic, partition, offset });
+        }
+      }
       this.opts.onBatch?.(batch.length, bytes, Number(process.hrtime.bigint() - started) / 1e9);
     } catch (err) {
       // Metadata may be stale (partitions added): learn it again on the next batch.
-      for (const w of batch) this.partitionCounts.delete(w.record.topic);
+      for (const topic of topics) this.partitionCounts.delete(topic);
       this.opts.onBatch?.(batch.length, bytes, Number(process.hrtime.bigint() - started) / 1e9, err);
       const error = new ProduceError(
         `Kafka did not accept the batch: ${err instanceof Error ? err.message : String(err)}`,

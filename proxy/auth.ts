@@ -8,6 +8,8 @@ export type ApiKeyConfig = Config['proxy']['apiKeys'][number];
 
 export interface Caller {
   keyId: string;
+  /** The key's event type scopes ('*' for all), for checks made off the main thread. */
+  eventTypes: readonly string[];
   mayUseType: (type: string) => boolean;
   mayUseApp: (app: string) => boolean;
   /** Takes n events from the key's budget or throws 429. */
@@ -39,10 +41,12 @@ class TokenBucket {
   }
 }
 
-const allows = (scopes: string[], name: string): boolean => scopes.includes('*') || scopes.includes(name);
+export const allows = (scopes: readonly string[], name: string): boolean =>
+  scopes.includes('*') || scopes.includes(name);
 
 const OPEN: Caller = {
   keyId: 'anonymous',
+  eventTypes: ['*'],
   mayUseType: () => true,
   mayUseApp: () => true,
   spend: () => undefined,
@@ -83,6 +87,7 @@ export class Authenticator {
     const { cfg, bucket } = key;
     return {
       keyId: cfg.id,
+      eventTypes: cfg.eventTypes,
       mayUseType: (t) => allows(cfg.eventTypes, t),
       mayUseApp: (a) => allows(cfg.apps, a),
       spend: (n) => {

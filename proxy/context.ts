@@ -7,17 +7,20 @@ import { createProducer } from '../lib/kafka.js';
 import type { Logger } from '../lib/logger.js';
 import type { Catalog } from '../schemas/catalog.js';
 import { EventValidator } from '../schemas/validator.js';
-import { Accumulator, ProduceError } from './accumulator.js';
+import { Accumulator, ProduceError, type Delivery } from './accumulator.js';
 import { Authenticator } from './auth.js';
 import { HttpError } from './http-error.js';
 import { createMetrics, type Metrics } from './metrics.js';
 import type { OutRecord } from './prepare.js';
+import { PreparePool } from './prepare-pool.js';
 import { Spool, SpoolFullError } from './spool.js';
 
 export interface ProxyContext {
   config: Config;
   catalog: Catalog;
   validator: EventValidator;
+  /** Parses and validates /v1/events bodies, on proxy.prepareThreads worker threads. */
+  preparer: PreparePool;
   auth: Authenticator;
   metrics: Metrics;
   logger: Logger;
@@ -94,10 +97,12 @@ export async function createProxyContext(
     return groups;
   };
 
+  const validator = new EventValidator(catalog);
   return {
     config,
     catalog,
-    validator: new EventValidator(catalog),
+    validator,
+    preparer: new PreparePool(config.proxy.prepareThreads, { catalog, validator }, logger),
     auth: new Authenticator(config.proxy.apiKeys),
     metrics,
     logger,
@@ -105,20 +110,20 @@ export async function createProxyContext(
     rawApps,
     state: { ready: false, reason: 'starting' },
     async produce(records) {
-      const out = new Array<{ partition: number; offset?: bigint }>(records.length);
       try {
+        // Most requests go to one cluster: its deliveries are already in request order.
+        const only = records[0]?.cluster;
+        if (records.every((r) => r.cluster === only)) {
+          return only === undefined ? [] : await clusters.get(only)!.accumulator.send(records);
+        }
+        const out = new Array<Delivery>(records.length);
         await Promise.all(
           [...byCluster(records)].map(async ([cluster, idx]) => {
             const deliveries = await clusters.get(cluster)!.accumulator.send(idx.map((i) => records[i]!));
-            deliveries.forEach(
-              (d, k) =>
-                (out[idx[k]!] =
-                  d.offset === undefined
-                    ? { partition: d.partition }
-                    : { partition: d.partition, offset: d.offset }),
-            );
+            deliveries.forEach((d, k) => (out[idx[k]!] = d));
           }),
         );
+        return out;
       } catch (err) {
         if (err instanceof ProduceError) {
           throw new HttpError(
@@ -130,7 +135,6 @@ export async function createProxyContext(
         }
         throw err;
       }
-      return out;
     },
     async spoolAppend(records) {
       try {

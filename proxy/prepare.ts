@@ -50,7 +50,11 @@ export interface PrepareContext {
 export interface PrepareDeps {
   catalog: Catalog;
   validator: EventValidator;
+  /** Encodes an accepted payload's JSON; the prepare threads write into one transferable buffer. */
+  encodeValue?: (json: string) => Buffer;
 }
+
+const encodeUtf8 = (json: string): Buffer => Buffer.from(json);
 
 interface Candidate {
   type: string;
@@ -274,7 +278,7 @@ export function prepareEvents(
         dlq: dlqRecord(deps.catalog, raw, c.type, result.errorCode, result.message, result.errors, ctx.now),
       };
     }
-    const value = Buffer.from(JSON.stringify(c.data));
+    const value = (deps.encodeValue ?? encodeUtf8)(JSON.stringify(c.data));
     if (value.length > ctx.maxEventBytes) {
       const message = `the payload is ${value.length} bytes; the limit is ${ctx.maxEventBytes}`;
       return {

@@ -1,8 +1,8 @@
 // POST /v1/events: validate, envelope, produce (sync) or spool (async), and answer per event.
 import type { Request, Response } from 'express';
 import { HttpError } from './http-error.js';
-import { formatOf, parseBody } from './parse-body.js';
-import { prepareEvents, type OutRecord, type PreparedEvent } from './prepare.js';
+import { formatOf } from './parse-body.js';
+import type { OutRecord, PreparedEvent } from './prepare.js';
 import type { ProxyContext } from './context.js';
 
 export interface EventResult {
@@ -52,21 +52,18 @@ export function eventsHandler(ctx: ProxyContext) {
   return async (req: Request, res: Response): Promise<void> => {
     const caller = ctx.auth.authenticate(req.headers);
     const format = formatOf(req.get('content-type'));
-    const items = parseBody(req.body as Buffer, format);
-    caller.spend(items.length);
     const async = wantsAsync(req);
-    const prepared = prepareEvents(
-      items,
+    const prepared = await ctx.preparer.prepare({
+      body: Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0),
       format,
-      {
-        now: new Date(),
-        test: isTestRequest(req),
-        defaultSource: ctx.config.proxy.defaultSource,
-        maxEventBytes: ctx.config.proxy.maxEventBytes,
-        mayUse: caller.mayUseType,
-      },
-      ctx,
-    );
+      now: new Date(),
+      test: isTestRequest(req),
+      defaultSource: ctx.config.proxy.defaultSource,
+      maxEventBytes: ctx.config.proxy.maxEventBytes,
+      eventTypes: caller.eventTypes,
+      mayUse: caller.mayUseType,
+      spend: caller.spend,
+    });
     if (prepared.every((e) => !e.ok && e.errorCode === 'FORBIDDEN')) {
       throw new HttpError(
         'FORBIDDEN',
@@ -75,25 +72,23 @@ export function eventsHandler(ctx: ProxyContext) {
     }
     // Accepted events first, then dead letters: one produce round for the whole request.
     const out: OutRecord[] = [];
-    const firstRecord = new Map<number, number>();
+    /** Event index → where its first Kafka record is in `out`. */
+    const firstRecord = new Array<number>(prepared.length);
     for (const e of prepared) {
       if (e.ok) {
-        firstRecord.set(e.index, out.length);
-        out.push(...e.records);
+        firstRecord[e.index] = out.length;
+        for (const r of e.records) out.push(r);
       } else if (e.dlq) out.push(e.dlq);
     }
     const deliveries = await dispatch(ctx, out, async);
 
     const results: EventResult[] = prepared.map((e) => {
       if (!e.ok) return rejection(e);
-      const d = deliveries[firstRecord.get(e.index)!];
-      return {
-        index: e.index,
-        id: e.id,
-        status: 'accepted',
-        ...(d ? { partition: d.partition } : {}),
-        ...(d?.offset !== undefined ? { offset: d.offset.toString() } : {}),
-      };
+      const d = deliveries[firstRecord[e.index]!];
+      const r: EventResult = { index: e.index, id: e.id, status: 'accepted' };
+      if (d) r.partition = d.partition;
+      if (d?.offset !== undefined) r.offset = d.offset.toString();
+      return r;
     });
     // One increment per (type, outcome, reason), not per event.
     const counts = new Map<string, { type: string; outcome: string; reason: string; n: number }>();

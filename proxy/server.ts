@@ -17,6 +17,8 @@ export interface RunningProxy {
 }
 
 async function becomeReady(ctx: ProxyContext): Promise<void> {
+  ctx.state.reason = `starting ${ctx.preparer.threads} prepare thread(s)`;
+  await ctx.preparer.ready();
   for (const [name, cluster] of ctx.clusters) {
     const topics = ['sluice.healthcheck', 'sluice.dlq'];
     for (const t of ctx.catalog.types.values())
@@ -76,6 +78,7 @@ export async function startProxy(
       ctx.state.reason = 'shutting down';
       logger.info('stopping: no new requests, draining');
       await new Promise<void>((r) => server.close(() => r()));
+      await ctx.preparer.close();
       for (const c of ctx.clusters.values()) await c.accumulator.flush();
       for (const c of ctx.clusters.values()) {
         await c.spool.stop({ drain: true, timeoutMs: 10_000 });
