@@ -2,7 +2,7 @@
 import { readFileSync } from 'node:fs';
 import express, { type NextFunction, type Request, type Response } from 'express';
 import type { ProxyContext } from './context.js';
-import { HttpError } from './http-error.js';
+import { HttpError, inflateError } from './http-error.js';
 import { collectHandler, corsFor } from './routes-collect.js';
 import { eventsHandler, wantsAsync } from './routes-events.js';
 import { confluentRoutes } from './routes-confluent.js';
@@ -114,7 +114,7 @@ export function createApp(ctx: ProxyContext): express.Express {
   });
 
   app.use((err: unknown, req: Request, res: Response, _next: NextFunction) => {
-    const e = toHttpError(err);
+    const e = inflateError(req.get('content-encoding'), err) ?? toHttpError(err);
     if (
       e.status >= 500 &&
       e.code !== 'KAFKA_UNAVAILABLE' &&
