@@ -2,12 +2,34 @@
 import { readFileSync } from 'node:fs';
 import express, { type NextFunction, type Request, type Response } from 'express';
 import type { ProxyContext } from './context.js';
-import { HttpError } from './http-error.js';
+import { HttpError, inflateError } from './http-error.js';
 import { collectHandler, corsFor } from './routes-collect.js';
 import { eventsHandler, wantsAsync } from './routes-events.js';
 import { confluentRoutes } from './routes-confluent.js';
 
-const openapi = JSON.parse(readFileSync(new URL('./openapi.json', import.meta.url), 'utf8')) as unknown;
+const openapi = JSON.parse(readFileSync(new URL('./openapi.json', import.meta.url), 'utf8')) as {
+  paths: Record<string, Record<string, unknown>>;
+};
+const HTTP_METHODS = ['get', 'put', 'post', 'delete', 'options', 'head', 'patch', 'trace'];
+
+/**
+ * Every documented path answers the methods it does not take with 405 and Allow (RFC 9110), not
+ * 404: the path exists, the method is what is wrong.
+ */
+function methodNotAllowed(app: express.Express): void {
+  for (const [path, item] of Object.entries(openapi.paths)) {
+    const allowed = HTTP_METHODS.filter((m) => m in item).map((m) => m.toUpperCase());
+    // Express answers HEAD with the GET route.
+    if (allowed.includes('GET')) allowed.push('HEAD');
+    app.all(path.replace(/\{(\w+)\}/g, ':$1'), (req, res) => {
+      res.set('Allow', allowed.join(', '));
+      throw new HttpError(
+        'METHOD_NOT_ALLOWED',
+        `${req.method} is not allowed on ${req.path}; use ${allowed.join(' or ')} (see /openapi.json)`,
+      );
+    });
+  }
+}
 
 type Handler = (req: Request, res: Response) => Promise<void>;
 
@@ -86,15 +108,13 @@ export function createApp(ctx: ProxyContext): express.Express {
   app.post('/v1/collect/:app', corsFor(ctx), requireReady(ctx), raw, withTimeout(ctx, collectHandler(ctx)));
   app.use(confluentRoutes(ctx, raw, requireReady(ctx)));
 
-  app.all('/v1/events', () => {
-    throw new HttpError('METHOD_NOT_ALLOWED', 'use POST /v1/events');
-  });
+  methodNotAllowed(app);
   app.use((req) => {
     throw new HttpError('NOT_FOUND', `no endpoint ${req.method} ${req.path}; see /openapi.json`);
   });
 
   app.use((err: unknown, req: Request, res: Response, _next: NextFunction) => {
-    const e = toHttpError(err);
+    const e = inflateError(req.get('content-encoding'), err) ?? toHttpError(err);
     if (
       e.status >= 500 &&
       e.code !== 'KAFKA_UNAVAILABLE' &&

@@ -30,3 +30,13 @@ export class HttpError extends Error {
     };
   }
 }
+
+/** A zlib failure (not gzip/deflate data, truncated) as the client's error, not a 500. */
+export function inflateError(contentEncoding: string | undefined, err: unknown): HttpError | undefined {
+  const code = (err as { code?: unknown } | undefined)?.code;
+  if (typeof code !== 'string' || !code.startsWith('Z_')) return undefined;
+  return new HttpError(
+    'MALFORMED_BODY',
+    `the body is not valid ${contentEncoding ?? 'compressed'} data (Content-Encoding): ${(err as Error).message}`,
+  );
+}

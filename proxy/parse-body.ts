@@ -39,7 +39,35 @@ export function decodeUtf8(body: Buffer): string {
   }
 }
 
-function parseJson(text: string, what: string): unknown {
+/**
+ * Deepest JSON nesting accepted. JSON.parse copes with any depth, but JSON.stringify, schema
+ * validation and the envelope recurse: 100k levels of `[` overflowed the stack (a 500).
+ */
+export const MAX_JSON_DEPTH = 512;
+
+/** Why JSON text nests too deep, or undefined; a scan of brackets outside strings, no parse. */
+export function depthProblem(text: string, what: string): string | undefined {
+  let depth = 0;
+  let inString = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (inString) {
+      if (c === 0x5c)
+        i++; // backslash: skip the escaped character
+      else if (c === 0x22) inString = false;
+    } else if (c === 0x22) inString = true;
+    else if (c === 0x5b || c === 0x7b) {
+      if (++depth > MAX_JSON_DEPTH)
+        return `${what} nests JSON arrays/objects more than ${MAX_JSON_DEPTH} levels deep`;
+    } else if (c === 0x5d || c === 0x7d) depth--;
+  }
+  return undefined;
+}
+
+/** JSON.parse, with the depth limit; failures are MALFORMED_BODY naming `what`. */
+export function parseJson(text: string, what: string): unknown {
+  const deep = depthProblem(text, what);
+  if (deep) throw new HttpError('MALFORMED_BODY', deep);
   try {
     return JSON.parse(text) as unknown;
   } catch (err) {
@@ -70,13 +98,9 @@ export function parseBody(body: Buffer, format: BodyFormat): ParsedItem[] {
       for (const line of text.split('\n')) {
         if (line.trim() === '') continue;
         try {
-          items.push({ ok: true, value: JSON.parse(line) as unknown });
+          items.push({ ok: true, value: parseJson(line, 'this NDJSON line') });
         } catch (err) {
-          items.push({
-            ok: false,
-            message: `this NDJSON line is not valid JSON: ${(err as Error).message}`,
-            raw: line,
-          });
+          items.push({ ok: false, message: (err as Error).message, raw: line });
         }
       }
       return items;

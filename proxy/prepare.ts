@@ -94,12 +94,26 @@ const RESERVED_EXTENSIONS = new Set(['ingesttime', 'test', 'partitionkey', 'data
 const isObject = (v: unknown): v is Record<string, unknown> =>
   typeof v === 'object' && v !== null && !Array.isArray(v);
 
+// Envelope attributes become ce_ headers, which CloudEvents HTTP binary mode turns into HTTP
+// headers downstream: CR/LF (header injection), NUL and other control characters are refused.
+// eslint-disable-next-line no-control-regex
+const CONTROL = /[\u0000-\u001f\u007f]/;
+
+function noControl(field: string, v: string): string {
+  if (CONTROL.test(v))
+    throw new Invalid(
+      'INVALID_EVENT',
+      `"${field}" contains a control character (CR, LF, NUL, …); envelope attributes become headers`,
+    );
+  return v;
+}
+
 function optString(o: Record<string, unknown>, field: string): string | undefined {
   const v = o[field];
   if (v === undefined || v === null) return undefined;
   if (typeof v !== 'string' || v === '')
     throw new Invalid('INVALID_EVENT', `"${field}" must be a non-empty string`);
-  return v;
+  return noControl(field, v);
 }
 
 function fromNative(o: Record<string, unknown>): Candidate {
@@ -169,7 +183,7 @@ function fromCloudEvent(o: Record<string, unknown>): Candidate {
     if (typeof v !== 'string' && typeof v !== 'number' && typeof v !== 'boolean') {
       throw new Invalid('INVALID_EVENT', `extension "${k}" must be a string, number or boolean`);
     }
-    extensions[`ce_${k}`] = String(v);
+    extensions[`ce_${k}`] = noControl(k, String(v));
   }
   const test = o.test;
   if (test !== undefined && test !== true && test !== false && test !== 'true' && test !== 'false') {

@@ -5,7 +5,7 @@ import type { NextFunction, Request, Response } from 'express';
 import { buildEnvelope, envelopeHeaders } from '../lib/envelope.js';
 import type { ProxyContext } from './context.js';
 import { HttpError } from './http-error.js';
-import { decodeUtf8 } from './parse-body.js';
+import { decodeUtf8, parseJson } from './parse-body.js';
 import type { OutRecord } from './prepare.js';
 import { dispatch, isTestRequest, wantsAsync } from './routes-events.js';
 
@@ -55,17 +55,12 @@ export function collectHandler(ctx: ProxyContext) {
       );
     }
     const text = decodeUtf8(req.body as Buffer);
-    let items: unknown[];
-    try {
-      items = mime.includes('ndjson')
-        ? text
-            .split('\n')
-            .filter((l) => l.trim() !== '')
-            .map((l) => JSON.parse(l) as unknown)
-        : [JSON.parse(text) as unknown].flat();
-    } catch (err) {
-      throw new HttpError('MALFORMED_BODY', `the body is not valid JSON: ${(err as Error).message}`);
-    }
+    const items: unknown[] = mime.includes('ndjson')
+      ? text
+          .split('\n')
+          .filter((l) => l.trim() !== '')
+          .map((l, i) => parseJson(l, `NDJSON line ${i + 1}`))
+      : [parseJson(text, 'the body')].flat();
     if (items.length === 0) throw new HttpError('MALFORMED_BODY', 'the body holds no event');
     const bad = items.findIndex((i) => typeof i !== 'object' || i === null || Array.isArray(i));
     if (bad >= 0) throw new HttpError('MALFORMED_BODY', `item ${bad} is not a JSON object`);

@@ -22,8 +22,8 @@ import { createAdmin } from '../lib/kafka.js';
 import type { EventType } from '../schemas/catalog.js';
 import type { Caller } from './auth.js';
 import type { ProxyContext } from './context.js';
-import { HttpError } from './http-error.js';
-import { decodeUtf8 } from './parse-body.js';
+import { HttpError, inflateError } from './http-error.js';
+import { decodeUtf8, depthProblem, parseJson } from './parse-body.js';
 import { prepareEvents, type OutRecord } from './prepare.js';
 import { isTestRequest } from './routes-events.js';
 
@@ -357,12 +357,7 @@ function v2Record(raw: unknown, i: number, format: V2Format, partition?: number)
 
 function v2Records(body: unknown, format: V2Format, partition?: number): InRecord[] {
   const text = decodeUtf8(Buffer.isBuffer(body) ? body : Buffer.alloc(0));
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(text) as unknown;
-  } catch (err) {
-    throw new HttpError('MALFORMED_BODY', `the body is not valid JSON: ${(err as Error).message}`);
-  }
+  const parsed = parseJson(text, 'the body');
   if (!isObject(parsed) || !Array.isArray(parsed.records) || parsed.records.length === 0)
     throw unprocessable('records may not be empty: send {"records": [{"value": ...}]}');
   return parsed.records.map((r: unknown, i) => v2Record(r, i, format, partition));
@@ -604,6 +599,8 @@ async function v3One(ctx: ProxyContext, t: V3Target, text: string): Promise<obje
         'BODY_TOO_LARGE',
         `the record is larger than ${ctx.config.proxy.maxBodyBytes} bytes`,
       );
+    const deep = depthProblem(text, 'the record');
+    if (deep) throw badRequest(deep);
     let raw: unknown;
     try {
       raw = JSON.parse(text) as unknown;
@@ -741,6 +738,7 @@ async function v3Stream(ctx: ProxyContext, req: Request, res: Response, t: V3Tar
   const splitter = new ConcatenatedJson(ctx.config.proxy.maxBodyBytes);
   const decoder = new TextDecoder('utf-8', { fatal: true });
   let failed: unknown;
+  let records = 0;
   const fail = async (err: unknown): Promise<void> => {
     failed = err;
     answers.push(Promise.resolve(errorAnswer(ctx, err)));
@@ -757,15 +755,25 @@ async function v3Stream(ctx: ProxyContext, req: Request, res: Response, t: V3Tar
         await fail(new HttpError('MALFORMED_BODY', 'the body is not valid UTF-8'));
         continue;
       }
-      for (const obj of splitter.push(text)) answers.push(v3One(ctx, t, obj));
+      for (const obj of splitter.push(text)) {
+        records++;
+        answers.push(v3One(ctx, t, obj));
+      }
       if (splitter.error) await fail(splitter.error);
       else await answers.backpressure();
     }
     splitter.end();
     if (!failed && splitter.error) await fail(splitter.error);
+    // An empty (or all-whitespace) body would otherwise be a 200 with no answer at all.
+    if (!failed && records === 0)
+      await fail(
+        new HttpError('MALFORMED_BODY', 'the body holds no record: send one JSON object per record'),
+      );
   } catch (err) {
-    // The request broke off (client gone) or did not inflate.
-    if (!req.destroyed && !failed) await fail(err);
+    // The body did not inflate, or the request broke off. A fully received request is destroyed
+    // too (autoDestroy), so only an incomplete one means the client is gone.
+    if (!failed && (req.complete || !req.destroyed))
+      await fail(inflateError(req.get('content-encoding'), err) ?? err);
     req.resume();
   }
   await answers.end();

@@ -185,3 +185,33 @@ test('the document describes exactly the routes the proxy serves', () => {
     .sort();
   assert.deepEqual(documented, served);
 });
+
+test('every documented path answers a method it does not take with 405, Allow and its error body', async () => {
+  // Found by schemathesis (unsupported_method): these were 404, as if the path did not exist.
+  const ctx = {
+    config: { proxy: { corsOrigins: [], maxBodyBytes: 1024, requestTimeoutMs: 1000 } },
+    metrics: { requests: { inc: () => undefined } },
+    logger: { error: () => undefined },
+  } as unknown as ProxyContext;
+  const server = createApp(ctx).listen(0, '127.0.0.1');
+  await new Promise((r) => server.once('listening', r));
+  const { port } = server.address() as { port: number };
+  try {
+    for (const [path, item] of Object.entries(obj(doc.paths, 'paths'))) {
+      const url = `http://127.0.0.1:${port}${path.replace(/\{[^}]+\}/g, 'x')}`;
+      const res = await fetch(url, { method: 'PATCH' });
+      const body = (await res.json()) as { error_code: unknown; message: string };
+      assert.equal(res.status, 405, path);
+      const allow = METHODS.filter((m) => m in obj(item, path)).map((m) => m.toUpperCase());
+      if (allow.includes('GET')) allow.push('HEAD');
+      assert.equal(res.headers.get('allow'), allow.join(', '), path);
+      const confluent = path.startsWith('/topics') || path.startsWith('/v3/');
+      assert.equal(body.error_code, confluent ? 405 : 'METHOD_NOT_ALLOWED', path);
+      assert.match(body.message, /PATCH is not allowed on .*; use /, path);
+    }
+    const unknown = await fetch(`http://127.0.0.1:${port}/v1/nope`, { method: 'PATCH' });
+    assert.equal(unknown.status, 404);
+  } finally {
+    await new Promise((r) => server.close(r));
+  }
+});
