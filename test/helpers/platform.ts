@@ -7,6 +7,10 @@ import { join } from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import { DefaultLogger, Runtime } from '@temporalio/worker';
 import { loadConfig, type Config } from '../../lib/config.js';
+import { createLogger } from '../../lib/logger.js';
+import type { Catalog } from '../../schemas/catalog.js';
+import { createLoaderWorker } from '../../workers/loader-worker.js';
+import { createPipelineWorkers, workflowsPath } from '../../workers/pipeline-worker.js';
 import { uniqueName } from './names.js';
 import { freePort } from './net.js';
 
@@ -75,4 +79,20 @@ export function running<W extends WorkerLike>(worker: W): W & { stop(): Promise<
       await worker.close();
     },
   });
+}
+
+/** A loader worker in this process on the platform's task queue, DuckDB file and query port. */
+export async function startLoaderWorker(p: TestPlatform, catalog: Catalog) {
+  return running(
+    await createLoaderWorker(p.config, catalog, createLogger('test-loader', 'warn'), {
+      worker: { workflowsPath },
+    }),
+  );
+}
+
+/** A pipeline worker in this process on the platform's task queue. */
+export async function startPipelineWorker(p: TestPlatform, catalog: Catalog) {
+  return running(
+    await createPipelineWorkers(p.config, catalog, createLogger('test-pipeline', 'warn'), { workflowsPath }),
+  );
 }

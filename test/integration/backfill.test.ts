@@ -2,35 +2,28 @@
 // type by name, one JSON object): a range loads exactly the files missing from the load history,
 // force reloads them, and a cancelled backfill resumed loads the rest, each file once.
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+
 import { after, before, test } from 'node:test';
-import { Client, Connection, WorkflowFailedError } from '@temporalio/client';
+import { type Client, WorkflowFailedError } from '@temporalio/client';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import type { LoadSummary } from '../../activities/loader-types.js';
-import { DefaultLogger, Runtime } from '@temporalio/worker';
 import { createS3Client } from '../../lib/aws.js';
-import { loadConfig, type Config } from '../../lib/config.js';
-import { createLogger } from '../../lib/logger.js';
+import { type Config } from '../../lib/config.js';
 import { queryWarehouse, rowObjects } from '../../lib/warehouse-client.js';
 import type { BackfillProgress } from '../../workflows/backfill.js';
-import { createLoaderWorker } from '../../workers/loader-worker.js';
-import { workflowsPath } from '../../workers/pipeline-worker.js';
+
 import { isolatedCatalog, type IsolatedCatalog } from '../helpers/catalog.js';
 import { orderData } from '../helpers/events.js';
 import { uniqueName } from '../helpers/names.js';
-import { freePort } from '../helpers/net.js';
 import { putSegment, type WrittenObject } from '../helpers/segments.js';
+import { startLoaderWorker, testPlatform, type TestPlatform } from '../helpers/platform.js';
 import { eventually } from '../helpers/wait.js';
 
 let config: Config;
 let cat: IsolatedCatalog;
-let dir: string;
 let client: Client;
-let connection: Connection;
-let loader: Awaited<ReturnType<typeof createLoaderWorker>>;
-let running: Promise<unknown>;
+let loader: Awaited<ReturnType<typeof startLoaderWorker>>;
+let platform: TestPlatform;
 
 const count = async (sql: string): Promise<number> =>
   Number(rowObjects(await queryWarehouse(config, sql))[0]?.n ?? -1);
@@ -71,34 +64,17 @@ async function startBackfill(type: string, input: Record<string, unknown>) {
 }
 
 before(async () => {
-  Runtime.install({ logger: new DefaultLogger('WARN') });
-  dir = mkdtempSync(join(tmpdir(), 'sluice-backfill-'));
-  const base = loadConfig();
-  config = {
-    ...base,
-    warehouse: {
-      ...base.warehouse,
-      duckdbPath: join(dir, 'warehouse.duckdb'),
-      taskQueue: uniqueName('test-backfill'),
-      queryPort: await freePort(),
-    },
-  };
+  platform = await testPlatform('backfill');
+  config = platform.config;
+  client = platform.client;
   cat = await isolatedCatalog(config);
-  loader = await createLoaderWorker(config, cat.catalog, createLogger('test-loader', 'warn'), {
-    worker: { workflowsPath },
-  });
-  running = loader.run();
-  connection = await Connection.connect({ address: config.temporal.address });
-  client = new Client({ connection, namespace: config.temporal.namespace });
+  loader = await startLoaderWorker(platform, cat.catalog);
 });
 
 after(async () => {
-  loader.shutdown();
-  await running;
-  await loader.close();
-  await connection.close();
+  await loader.stop();
+  await platform.close();
   await cat.cleanup(config);
-  rmSync(dir, { recursive: true, force: true });
 });
 
 test('a backfill of a range loads exactly the missing files, and force loads them again', async () => {

@@ -2,27 +2,22 @@
 // the type's loader paused around the DDL; an incompatible version gets its own table, old files
 // keep loading into the old one, and the result offers the backfill for the new table.
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+
 import { after, before, test } from 'node:test';
-import { Client, Connection } from '@temporalio/client';
-import { DefaultLogger, Runtime } from '@temporalio/worker';
+import { type Client } from '@temporalio/client';
 import { createS3Client, createSqsClient } from '../../lib/aws.js';
-import { loadConfig, type Config } from '../../lib/config.js';
-import { createLogger } from '../../lib/logger.js';
+import { type Config } from '../../lib/config.js';
 import { queryWarehouse, rowObjects } from '../../lib/warehouse-client.js';
 import { loaderStatusQuery, type LoaderStatus } from '../../workflows/loader-signals.js';
 import { schemaMigration } from '../../workflows/schema-migration.js';
 import { warehouseLoader } from '../../workflows/warehouse-loader.js';
-import { createLoaderWorker } from '../../workers/loader-worker.js';
-import { workflowsPath } from '../../workers/pipeline-worker.js';
+
 import { isolatedCatalog, type IsolatedCatalog } from '../helpers/catalog.js';
 import { orderData } from '../helpers/events.js';
 import { uniqueName } from '../helpers/names.js';
-import { freePort } from '../helpers/net.js';
 import { announce, putSegment } from '../helpers/segments.js';
 import { recordHistories, recording } from '../helpers/histories.js';
+import { startLoaderWorker, testPlatform, type TestPlatform } from '../helpers/platform.js';
 import { eventually } from '../helpers/wait.js';
 
 const widget = (version: 1 | 2) =>
@@ -43,11 +38,9 @@ const widget = (version: 1 | 2) =>
 
 let config: Config;
 let cat: IsolatedCatalog;
-let dir: string;
 let client: Client;
-let connection: Connection;
-let loader: Awaited<ReturnType<typeof createLoaderWorker>>;
-let loaderRunning: Promise<unknown>;
+let loader: Awaited<ReturnType<typeof startLoaderWorker>>;
+let platform: TestPlatform;
 
 const rows = async (sql: string) => rowObjects(await queryWarehouse(config, sql));
 const tableOf = (shipped: string): string => cat.catalog.types.get(cat.type(shipped))!.table;
@@ -63,18 +56,9 @@ async function startLoader(type: string): Promise<void> {
 }
 
 before(async () => {
-  Runtime.install({ logger: new DefaultLogger('WARN') });
-  dir = mkdtempSync(join(tmpdir(), 'sluice-migration-'));
-  const base = loadConfig();
-  config = {
-    ...base,
-    warehouse: {
-      ...base.warehouse,
-      duckdbPath: join(dir, 'warehouse.duckdb'),
-      taskQueue: uniqueName('test-loader'),
-      queryPort: await freePort(),
-    },
-  };
+  platform = await testPlatform('migration');
+  config = platform.config;
+  client = platform.client;
   cat = await isolatedCatalog(config, {
     extraTypes: {
       widget: {
@@ -91,12 +75,7 @@ before(async () => {
       },
     },
   });
-  loader = await createLoaderWorker(config, cat.catalog, createLogger('test-loader', 'warn'), {
-    worker: { workflowsPath },
-  });
-  loaderRunning = loader.run();
-  connection = await Connection.connect({ address: config.temporal.address });
-  client = new Client({ connection, namespace: config.temporal.namespace });
+  loader = await startLoaderWorker(platform, cat.catalog);
 });
 
 after(async () => {
@@ -105,18 +84,9 @@ after(async () => {
       'warehouse-loader': `loader/${cat.type('widget')}`,
       'schema-migration': `migration/${cat.type('order_created')}/v2`,
     });
-  for (const t of ['widget', 'order_created']) {
-    await client.workflow
-      .getHandle(`loader/${cat.type(t)}`)
-      .terminate('test over')
-      .catch(() => undefined);
-  }
-  loader.shutdown();
-  await loaderRunning;
-  await loader.close();
-  await connection.close();
+  await loader.stop();
+  await platform.close(['widget', 'order_created'].map((t) => `loader/${cat.type(t)}`));
   await cat.cleanup(config);
-  rmSync(dir, { recursive: true, force: true });
 });
 
 test('an additive version is planned by a dry run, then applied with the loader paused around it', async () => {

@@ -2,16 +2,13 @@
 // often it is announced or a load is retried; test events go where event.yaml says; a new schema
 // version migrates the table (old rows read NULL); files the pipeline writes become rows.
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+
 import { after, before, test } from 'node:test';
 import { GetQueueAttributesCommand, GetQueueUrlCommand } from '@aws-sdk/client-sqs';
 import { MockActivityEnvironment } from '@temporalio/testing';
-import { Client, Connection } from '@temporalio/client';
-import { DefaultLogger, Runtime } from '@temporalio/worker';
+import { type Client } from '@temporalio/client';
 import { createS3Client, createSqsClient } from '../../lib/aws.js';
-import { loadConfig, type Config } from '../../lib/config.js';
+import { type Config } from '../../lib/config.js';
 import { buildEnvelope, envelopeHeaders } from '../../lib/envelope.js';
 import { createProducer } from '../../lib/kafka.js';
 import { createLogger } from '../../lib/logger.js';
@@ -21,22 +18,19 @@ import { eventPipeline } from '../../workflows/event-pipeline.js';
 import { loaderStatusQuery, type LoaderStatus } from '../../workflows/loader-signals.js';
 import { warehouseLoader } from '../../workflows/warehouse-loader.js';
 import type { LoadSummary } from '../../activities/loader-types.js';
-import { createLoaderWorker } from '../../workers/loader-worker.js';
 import { createPipelineWorkers, workflowsPath } from '../../workers/pipeline-worker.js';
 import { isolatedCatalog, type IsolatedCatalog } from '../helpers/catalog.js';
 import { orderData } from '../helpers/events.js';
-import { uniqueName } from '../helpers/names.js';
-import { freePort } from '../helpers/net.js';
+
 import { announce, putSegment, type TestEvent, type WrittenObject } from '../helpers/segments.js';
+import { startLoaderWorker, testPlatform, workflowIdsOf, type TestPlatform } from '../helpers/platform.js';
 import { eventually } from '../helpers/wait.js';
 
 let config: Config;
 let cat: IsolatedCatalog;
-let dir: string;
 let client: Client;
-let connection: Connection;
-let loader: Awaited<ReturnType<typeof createLoaderWorker>>;
-let loaderRunning: Promise<unknown>;
+let loader: Awaited<ReturnType<typeof startLoaderWorker>>;
+let platform: TestPlatform;
 const s3 = () => createS3Client(config);
 const sqs = () => createSqsClient(config);
 
@@ -65,47 +59,19 @@ const delivery = (n: number): Record<string, unknown> => ({
 });
 
 before(async () => {
-  Runtime.install({ logger: new DefaultLogger('WARN') });
-  dir = mkdtempSync(join(tmpdir(), 'sluice-loader-'));
-  const base = loadConfig();
-  config = {
-    ...base,
-    warehouse: {
-      ...base.warehouse,
-      duckdbPath: join(dir, 'warehouse.duckdb'),
-      taskQueue: uniqueName('test-loader'),
-      queryPort: await freePort(),
-    },
-    pipeline: { ...base.pipeline, taskQueue: uniqueName('test-pipeline'), idleWaitMs: 1000 },
-  };
+  platform = await testPlatform('loader');
+  config = platform.config;
+  client = platform.client;
   cat = await isolatedCatalog(config, { flush: { maxRecords: 100, maxAgeSeconds: 1 } });
-  loader = await createLoaderWorker(config, cat.catalog, createLogger('test-loader', 'warn'), {
-    worker: { workflowsPath },
-  });
-  loaderRunning = loader.run();
-  connection = await Connection.connect({ address: config.temporal.address });
-  client = new Client({ connection, namespace: config.temporal.namespace });
+  loader = await startLoaderWorker(platform, cat.catalog);
 });
 
 after(async () => {
-  for (const t of ['delivery_status_changed', 'order_created']) {
-    for (const id of [
-      `loader/${cat.type(t)}`,
-      `pipeline/${cat.type(t)}`,
-      ...[0, 1, 2].map((p) => `pipeline/${cat.type(t)}/p${p}`),
-    ]) {
-      await client.workflow
-        .getHandle(id)
-        .terminate('test over')
-        .catch(() => undefined);
-    }
-  }
-  loader.shutdown();
-  await loaderRunning;
-  await loader.close();
-  await connection.close();
+  await loader.stop();
+  await platform.close(
+    ['delivery_status_changed', 'order_created'].flatMap((t) => workflowIdsOf(cat.type(t))),
+  );
   await cat.cleanup(config);
-  rmSync(dir, { recursive: true, force: true });
 });
 
 test('each file loads once however often it is announced or a load is retried; test events are skipped as event.yaml says', async () => {
