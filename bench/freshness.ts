@@ -7,7 +7,7 @@
 // its id (<request>.<index>) and its send time (ce time). The bench polls the loader's query endpoint every
 // --poll-ms and attributes to each event the time its request's row count first covered it.
 // Usage: npm run bench:freshness -- [--seconds 60] [--rate 5000] [--events 100] [--event-bytes 1024]
-//        [--max-age 3] [--idle-wait-ms 1000] [--poll-wait 1] [--poll-ms 250] [--drain-timeout 120]
+//        [--max-age 2] [--idle-wait-ms 1000] [--poll-wait 1] [--poll-ms 250] [--drain-timeout 120] [--max-activities 32]
 //        [--doc docs/benchmarks-freshness.md | --no-doc]
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -75,6 +75,8 @@ interface Options {
   pollWaitSeconds: number;
   pollMs: number;
   drainTimeoutSeconds: number;
+  /** pipeline.maxConcurrentActivities of the worker. */
+  maxActivities: number;
   doc: string | null;
 }
 
@@ -84,11 +86,13 @@ function parseOptions(): Options {
     rate: { type: 'string', default: '5000' },
     events: { type: 'string', default: '100' },
     'event-bytes': { type: 'string', default: '1024' },
-    'max-age': { type: 'string', default: '3' },
+    'max-age': { type: 'string', default: '2' },
     'idle-wait-ms': { type: 'string', default: '1000' },
     'poll-wait': { type: 'string', default: '1' },
     'poll-ms': { type: 'string', default: '250' },
     'drain-timeout': { type: 'string', default: '120' },
+    // 3 types × 3 partitions each hold a planSegment long-poll: the default 8 slots leave writes queueing.
+    'max-activities': { type: 'string', default: '32' },
     doc: { type: 'string', default: 'docs/benchmarks-freshness.md' },
     'no-doc': { type: 'boolean', default: false },
   });
@@ -102,6 +106,7 @@ function parseOptions(): Options {
     pollWaitSeconds: positiveInt('poll-wait', values['poll-wait']),
     pollMs: positiveInt('poll-ms', values['poll-ms'], 50),
     drainTimeoutSeconds: positiveInt('drain-timeout', values['drain-timeout']),
+    maxActivities: positiveInt('max-activities', values['max-activities']),
     doc: values['no-doc'] ? null : values.doc,
   };
   if (opts.rate < opts.events) fail(`--rate (${opts.rate}) must be at least --events (${opts.events})`);
@@ -251,6 +256,7 @@ function writeConfig(
       ...section('pipeline'),
       taskQueue: uniqueName('bench-fresh-pipeline'),
       idleWaitMs: opts.idleWaitMs,
+      maxConcurrentActivities: opts.maxActivities,
     },
     warehouse: {
       ...section('warehouse'),
@@ -279,8 +285,11 @@ class Meter {
   private machine0 = 0;
   private t0 = 0;
 
+  private readonly run: string;
+
   constructor(procs: readonly Proc[], config: Config) {
     const run = stackPaths(config).run;
+    this.run = run;
     this.pids = new Map<ProcName, number | undefined>([
       ...procs.map((p): [ProcName, number] => [p.role, p.pid]),
       ...STACK.map((s): [ProcName, number | undefined] => [s, runningPid(join(run, `${s}.pid`))]),
@@ -319,6 +328,11 @@ class Meter {
       ]),
     );
     return { cores, machineCores: (machineCpuSeconds() - this.machine0) / seconds, seconds };
+  }
+
+  /** Stack services whose process is not the one measured at start (restarted by someone during the run). */
+  restarted(): string[] {
+    return STACK.filter((sv) => runningPid(join(this.run, `${sv}.pid`)) !== this.pids.get(sv));
   }
 
   /** VmHWM: the peak resident memory over the process's whole life, kB. */
@@ -524,6 +538,7 @@ export interface FreshnessSummary {
     pollMs: number;
     maxRecords: number;
     drainTimeoutSeconds: number;
+    maxConcurrentActivities: number;
   };
   achievedEventsPerSec: number;
   accepted: number;
@@ -549,6 +564,8 @@ export interface FreshnessSummary {
   noticeToCommitMeanMs: number;
   /** The order_created partition workflows' activities over the whole run (warm-up included). */
   activities: ActivityTimes[];
+  /** Stack services restarted while the bench ran: the run does not show a steady state. */
+  stackRestarted: string[];
   machineCores: number;
   processes: ProcFigures[];
   targetP99Seconds: number;
@@ -600,11 +617,15 @@ function renderDoc(s: FreshnessSummary): string {
     ? `**met**: p99 ${sec(s.freshness.p99)} s`
     : `**not met**: p99 ${sec(s.freshness.p99)} s${s.missing ? `, ${int(s.missing)} events never seen` : ''}`;
   const perFile = s.files > 0 ? s.rows / s.files : Number.NaN;
+  const restarted = s.stackRestarted.length
+    ? `\n\n**${s.stackRestarted.join(' and ')} restarted during this run** (not by the bench): the figures include that outage.`
+    : '';
   const noisy =
-    s.busyBefore > 0.3
+    restarted +
+    (s.busyBefore > 0.3
       ? `\n\nThe machine was not idle: other programs kept ${dec(2)(s.busyBefore)} of its ${s.machine.nproc} cores busy before the run; ` +
         'everything here shares the CPUs with them, so the figures are noisy.'
-      : '';
+      : '');
   return `# Freshness benchmark: HTTP accept → queryable in DuckDB
 
 Generated by \`npm run bench:freshness\` (\`bench/freshness.ts\`); rerun it to refresh this page.
@@ -621,7 +642,8 @@ Target: p99 freshness ≤ ${s.targetP99Seconds} s at a fixed offered rate of ${i
 - Load: open loop, ${int(st.offeredEventsPerSec / st.eventsPerRequest)} requests/s × ${st.eventsPerRequest} \`order_created\` events (mean payload ${int(st.meanPayloadBytes)} bytes
   of JSON) on a fixed timetable for ${st.seconds} s; every event has its own id and the send time as its \`time\`
 - Settings of the run: flush \`maxAgeSeconds=${st.maxAgeSeconds}\` (catalog default: 60), \`maxRecords=${int(st.maxRecords)}\`;
-  \`pipeline.idleWaitMs=${st.idleWaitMs}\` (default 20000); \`warehouse.pollWaitSeconds=${st.pollWaitSeconds}\` (default 20); visibility polled every ${st.pollMs} ms
+  \`pipeline.idleWaitMs=${st.idleWaitMs}\` (default 20000); \`warehouse.pollWaitSeconds=${st.pollWaitSeconds}\` (default 20);
+  \`pipeline.maxConcurrentActivities=${st.maxConcurrentActivities}\` (default 8); visibility polled every ${st.pollMs} ms
 
 ## Results
 
@@ -840,6 +862,7 @@ async function finishRun(
       pollMs: opts.pollMs,
       maxRecords: type.settings.flush.maxRecords,
       drainTimeoutSeconds: opts.drainTimeoutSeconds,
+      maxConcurrentActivities: config.pipeline.maxConcurrentActivities,
     },
     achievedEventsPerSec: accepted / ((load.lastAnswer - load.t0) / 1000),
     accepted,
@@ -859,11 +882,17 @@ async function finishRun(
     newestIngestToCommitMs: dist(perFile),
     noticeToCommitMeanMs: noticeToCommit,
     activities,
+    stackRestarted: meter.restarted(),
     machineCores: usage.machineCores,
     processes,
     targetP99Seconds: TARGET_P99_SECONDS,
     met: missing === 0 && freshness.p99 <= TARGET_P99_SECONDS * 1000,
   };
+  if (summary.stackRestarted.length) {
+    console.warn(
+      `warning: ${summary.stackRestarted.join(', ')} restarted during the run: not a steady state`,
+    );
+  }
   console.log(`\n${freshnessTable(summary)}\n\n${processTable(summary)}\n\n${activityTable(summary)}\n`);
   console.log(
     `achieved ${int(summary.achievedEventsPerSec)} of ${int(opts.rate)} events/s offered; ${int(accepted)} accepted, ` +

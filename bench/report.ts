@@ -115,6 +115,7 @@ interface FreshnessSummary {
   processes: { name: string; label: string; cores: Num; peakRssMb: Num; hwmMb: Num }[];
   targetP99Seconds: number;
   met: boolean;
+  stackRestarted?: string[];
 }
 
 interface Summaries {
@@ -203,7 +204,8 @@ function headline(sm: Summaries): string {
           'Freshness: HTTP accept → queryable in DuckDB',
           `**p50 ${s(f.freshness.p50)} s, p99 ${s(f.freshness.p99)} s**, max ${s(f.freshness.max)} s at ${int(f.settings.offeredEventsPerSec)} events/s offered ` +
             `(open loop, ${i(f.achievedEventsPerSec)} achieved) with maxAgeSeconds=${f.settings.maxAgeSeconds}` +
-            (f.missing ? `; ${int(f.missing)} events never seen` : ''),
+            (f.missing ? `; ${int(f.missing)} events never seen` : '') +
+            (f.stackRestarted?.length ? `; ${f.stackRestarted.join(', ')} restarted during the run` : ''),
           `p99 ≤ ${f.targetP99Seconds} s: ${f.met ? '**met**' : '**not met**'}`,
           day(f.date),
           link('benchmarks-freshness.md'),
