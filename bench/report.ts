@@ -170,7 +170,10 @@ function headline(sm: Summaries): string {
           'Proxy: HTTP → Kafka (closed loop)',
           `${i(p.proxy.eventsPerSec)} events/s vs ${i(p.raw.eventsPerSec)} for the raw client: **${x(p.proxy.eventsPerSec, p.raw.eventsPerSec)}**; ` +
             `p50 / p99 ${d(1, p.proxy.p50)} / ${d(1, p.proxy.p99)} ms per ${p.eventsPerRequest} events (raw ${d(1, p.raw.p50)} / ${d(1, p.raw.p99)} ms); ` +
-            `events per CPU second ${x(p.proxy.eventsPerCpuSecond, p.raw.eventsPerCpuSecond)} of the raw client's`,
+            `events per CPU second ${x(p.proxy.eventsPerCpuSecond, p.raw.eventsPerCpuSecond)} of the raw client's` +
+            (p.rounds < 3 || p.seconds < 10
+              ? ` _(short run, ${p.rounds} × ${p.seconds} s: the detail page has the last full run)_`
+              : ''),
           '≥ 0.8× the raw client',
           day(p.date),
           link('benchmarks-proxy.md'),
@@ -190,7 +193,10 @@ function headline(sm: Summaries): string {
           'Pipeline: Kafka → Parquet on S3',
           `**${i(pl.pipeline.eventsPerCpuSecond)} events per worker CPU second** vs ${i(pl.read.eventsPerCpuSecond)} for a plain Kafka read ` +
             `(${x(pl.pipeline.eventsPerCpuSecond, pl.read.eventsPerCpuSecond)}); ${i(pl.pipeline.eventsPerSec)} events/s wall clock vs ${i(pl.read.eventsPerSec)} ` +
-            `(${x(pl.pipeline.eventsPerSec, pl.read.eventsPerSec)})`,
+            `(${x(pl.pipeline.eventsPerSec, pl.read.eventsPerSec)})` +
+            (pl.rounds < 2 || pl.events < 200_000
+              ? ` _(short run, ${pl.rounds} × ${int(pl.events)} events: the detail page has the last full run)_`
+              : ''),
           `≥ ${int(pl.targetEventsPerCpuSecond)} events per CPU second`,
           day(pl.date),
           link('benchmarks-pipeline.md'),
@@ -230,7 +236,13 @@ function headline(sm: Summaries): string {
           day(k.date),
           link('kafka-client.md'),
         ]
-      : ['Kafka clients', 'no summary yet: `npm run bench:kafka-client`', '—', '—', link('kafka-client.md')],
+      : [
+          'Kafka clients',
+          'not rerun since benches write summaries: see the detail page (figures of its own date) or `npm run bench:kafka-client`',
+          '—',
+          '—',
+          link('kafka-client.md'),
+        ],
   );
   const pq = sm.parquet;
   const ref = pq?.writers.find((w) => w.writer === 'wasm-zstd');
@@ -250,7 +262,13 @@ function headline(sm: Summaries): string {
           day(pq.date),
           link('parquet-writer.md'),
         ]
-      : ['Parquet writers', 'no summary yet: `npm run bench:parquet`', '—', '—', link('parquet-writer.md')],
+      : [
+          'Parquet writers',
+          'not rerun since benches write summaries: see the detail page (figures of its own date) or `npm run bench:parquet`',
+          '—',
+          '—',
+          link('parquet-writer.md'),
+        ],
   );
   return markdownTable(['Benchmark', 'Headline', 'Target', 'Run (UTC)', 'Details'], 'lllll', rows);
 }
