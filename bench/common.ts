@@ -4,7 +4,7 @@
 // worker, every parquet writer run) load it too, and what they load is part of what they measure.
 import type { ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { cpus, totalmem } from 'node:os';
 import { dirname, isAbsolute, join, relative } from 'node:path';
@@ -425,6 +425,23 @@ export async function writeDoc(doc: string, markdown: string): Promise<void> {
   // Formatted so that `npm run lint` (prettier --check .) stays green.
   const prettierOptions = (await resolveConfig(path)) ?? {};
   writeFileSync(path, await format(markdown, { ...prettierOptions, filepath: path }));
+  console.log(`wrote ${path}`);
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Machine-readable summaries, which `npm run bench:report` turns into docs/benchmarks.md
+
+/** Where each bench leaves the JSON summary of its last run: .sluice/bench/<name>.json (not committed). */
+export function summaryPath(name: string): string {
+  return join(projectRoot(), '.sluice', 'bench', `${name}.json`);
+}
+
+/** Writes a bench's summary (the headline figures of its last run) for the report. */
+export function writeSummary(name: string, summary: object): void {
+  const path = summaryPath(name);
+  mkdirSync(dirname(path), { recursive: true });
+  // NaN and Infinity are not JSON: they become null, which the report prints as '—'.
+  writeFileSync(path, `${JSON.stringify(summary, null, 2)}\n`);
   console.log(`wrote ${path}`);
 }
 

@@ -30,6 +30,7 @@ import {
   runMain,
   withTimeout,
   writeDoc,
+  writeSummary,
   type Machine,
 } from './common.js';
 
@@ -727,6 +728,20 @@ async function main(): Promise<void> {
 
     console.log(`\n${summaryTable(results, env)}\n`);
     if (opts.doc) await writeDoc(opts.doc, renderDoc(opts, env, results));
+    // Headline figures for docs/benchmarks.md (npm run bench:report).
+    const med = (rs: { recordsPerSec: number }[]): number => median(rs.map((r) => r.recordsPerSec));
+    writeSummary('kafka-client', {
+      bench: 'kafka-client',
+      date: env.date,
+      rounds: opts.rounds,
+      records: opts.records,
+      recordBytes: opts.recordBytes,
+      produceRecordsPerSec: {
+        kafkajs: med(results.produce.kafkajs),
+        platformatic: med(results.produce.platformatic),
+      },
+      readRecordsPerSec: { kafkajs: med(results.read.kafkajs), platformatic: med(results.read.platformatic) },
+    });
   } finally {
     // Clean up even after a failure; a cleanup error only fails the run if nothing else did.
     const cleanup: Promise<unknown>[] = [];

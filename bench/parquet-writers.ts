@@ -55,6 +55,7 @@ import {
   runMain,
   statusKb,
   writeDoc,
+  writeSummary,
   type Machine,
 } from './common.js';
 
@@ -964,6 +965,8 @@ async function main(): Promise<void> {
     };
     console.log(`\n${speedTable(summary, opts.rounds)}\n\n${typesTable(checks)}\n`);
     if (opts.doc) await writeDoc(opts.doc, renderDoc(opts, env, summary, checks, runs, skipped));
+    // Headline figures for docs/benchmarks.md (npm run bench:report).
+    writeSummary('parquet', { bench: 'parquet', date: env.date, rounds: opts.rounds, writers: summary });
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

@@ -68,6 +68,7 @@ import {
   stopChild,
   summarizeProfile,
   writeDoc,
+  writeSummary,
   type CallFrame,
   type Machine,
   type OrderCreated,
@@ -1112,6 +1113,24 @@ async function main(): Promise<void> {
       printHotSpots(profile.origins);
     }
     if (opts.doc) await writeDoc(opts.doc, renderDoc(opts, env, rounds));
+    // Headline figures for docs/benchmarks.md (npm run bench:report).
+    writeSummary('pipeline', {
+      bench: 'pipeline',
+      date: env.date,
+      rounds: opts.rounds,
+      events: opts.events,
+      pipeline: {
+        eventsPerSec: median(rounds.map((r) => r.pipeline.eventsPerSec)),
+        eventsPerCpuSecond: perCore,
+        peakRssMb: median(rounds.map((r) => r.pipeline.peakRssMb)),
+        hwmMb: median(rounds.map((r) => r.pipeline.hwmMb)),
+      },
+      read: {
+        eventsPerSec: median(reads.map((r) => r.eventsPerSec)),
+        eventsPerCpuSecond: median(reads.map((r) => r.eventsPerCpuSecond)),
+      },
+      targetEventsPerCpuSecond: TARGET_PER_CORE,
+    });
   } finally {
     await connection.close();
   }

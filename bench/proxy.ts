@@ -63,6 +63,7 @@ import {
   stopChild,
   summarizeProfile,
   writeDoc,
+  writeSummary,
   type Machine,
   type OrderCreated,
   type ProfileSummary,
@@ -1048,6 +1049,30 @@ async function main(): Promise<void> {
       printHotSpots(profile.origins);
     }
     if (opts.doc) await writeDoc(opts.doc, renderDoc(opts, env, results));
+    // Headline figures for docs/benchmarks.md (npm run bench:report).
+    const closed = (rs: ClosedLoopResult[]) => ({
+      eventsPerSec: median(rs.map((r) => r.eventsPerSec)),
+      p50: median(rs.map((r) => r.p50)),
+      p99: median(rs.map((r) => r.p99)),
+      eventsPerCpuSecond: 100_000 / median(rs.map((r) => r.cpuPer100k)),
+    });
+    writeSummary('proxy', {
+      bench: 'proxy',
+      date: env.date,
+      rounds: opts.rounds,
+      seconds: opts.seconds,
+      eventsPerRequest: opts.events,
+      connections: opts.connections,
+      proxy: closed(results.proxy),
+      raw: closed(results.raw),
+      open: opts.rates.map((rate, i) => ({
+        offeredEventsPerSec: rate,
+        achievedEventsPerSec: median(results.open.map((o) => o[i]?.achievedEventsPerSec ?? Number.NaN)),
+        p50: median(results.open.map((o) => o[i]?.p50 ?? Number.NaN)),
+        p99: median(results.open.map((o) => o[i]?.p99 ?? Number.NaN)),
+      })),
+      proxyPeakRssMb: env.proxyPeakRssMb,
+    });
   } catch (err) {
     failed = true;
     throw err;
