@@ -643,7 +643,7 @@ Target: p99 freshness ≤ ${s.targetP99Seconds} s at a fixed offered rate of ${i
   of JSON) on a fixed timetable for ${st.seconds} s; every event has its own id and the send time as its \`time\`
 - Settings of the run: flush \`maxAgeSeconds=${st.maxAgeSeconds}\` (catalog default: 60), \`maxRecords=${int(st.maxRecords)}\`;
   \`pipeline.idleWaitMs=${st.idleWaitMs}\` (default 20000); \`warehouse.pollWaitSeconds=${st.pollWaitSeconds}\` (default 20);
-  \`pipeline.maxConcurrentActivities=${st.maxConcurrentActivities}\` (default 8); visibility polled every ${st.pollMs} ms
+  \`pipeline.maxConcurrentActivities=${st.maxConcurrentActivities}\` (the default); visibility polled every ${st.pollMs} ms
 
 ## Results
 

@@ -295,8 +295,10 @@ const pipelineSchema = z
       .number()
       .int()
       .min(1)
-      .default(8)
-      .describe('Activities one worker runs at once.'),
+      .default(32)
+      .describe(
+        'Activities one worker runs at once. Each partition holds one (a long-poll) while idle, so this must exceed partitions × types; mostly I/O waits.',
+      ),
     notifyObjects: z
       .boolean()
       .default(true)
