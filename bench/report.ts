@@ -255,7 +255,7 @@ function headline(sm: Summaries): string {
             others
               .map(
                 (w) =>
-                  `${w.writer} ${i(w.e2eRowsPerCpuSec)} (${x(ref.e2eRowsPerCpuSec, w.e2eRowsPerCpuSec)} slower)`,
+                  `${w.writer} ${i(w.e2eRowsPerCpuSec)} (parquet-wasm ZSTD at ${x(ref.e2eRowsPerCpuSec, w.e2eRowsPerCpuSec)} of it)`,
               )
               .join(', '),
           '—',
