@@ -17,6 +17,7 @@ import type { Catalog, EventType } from '../schemas/catalog.js';
 import { invalidInput, unknownEventType, unknownSchemaVersion } from './errors.js';
 import type { BackfillChunk, BackfillRange, ChunkResult, LoadPrefixInput } from './backfill-types.js';
 import { listChunkPage, planChunks } from './warehouse/listing.js';
+import { failure } from './warehouse/outcomes.js';
 import type { LoaderMetrics } from './loader-metrics.js';
 import type {
   LoadFilesInput,
@@ -397,14 +398,9 @@ export function createLoaderActivities(deps: LoaderDeps) {
       for (const f of input.files) {
         const seg = parseSegmentKey(f.key);
         if (seg?.eventType !== type.name) {
-          failures.push({
-            key: f.key,
-            etag: f.etag ?? '',
-            status: 'FAILED',
-            rows: 0,
-            testRows: 0,
-            error: `not a segment of ${type.name} (events/${type.name}/v=<N>/…)`,
-          });
+          failures.push(
+            failure(f.key, f.etag ?? '', `not a segment of ${type.name} (events/${type.name}/v=<N>/…)`),
+          );
         } else files.push({ ...f, version: seg.version });
       }
       const { outcomes, needsMigration, unknownVersions } = await withHeartbeat(() =>
@@ -413,14 +409,13 @@ export function createLoaderActivities(deps: LoaderDeps) {
       const unknown = new Set(unknownVersions);
       for (const f of files) {
         if (unknown.has(f.version)) {
-          failures.push({
-            key: f.key,
-            etag: f.etag ?? '',
-            status: 'FAILED',
-            rows: 0,
-            testRows: 0,
-            error: `schema version ${f.version} is not in this worker's catalog (latest v${type.latest.version})`,
-          });
+          failures.push(
+            failure(
+              f.key,
+              f.etag ?? '',
+              `schema version ${f.version} is not in this worker's catalog (latest v${type.latest.version})`,
+            ),
+          );
         }
       }
       record(type, outcomes, new Map());

@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { DuckDBInstance, StatementType, type DuckDBConnection } from '@duckdb/node-api';
 import type { Logger } from '../../lib/logger.js';
 import { quoteIdent, quoteLiteral, type ColumnDef, type DdlStep } from '../../schemas/mapping.js';
+import { failure, historyKey, skipped } from './outcomes.js';
 import { ObjectMissing, type FetchedObject, type ObjectFetcher } from './fetch.js';
 import type { FileOutcome, FileRef, LoadRequest, MigrationRecord, QueryResult, Warehouse } from './types.js';
 
@@ -188,7 +189,7 @@ export class DuckDbWarehouse implements Warehouse {
         if (!(err instanceof ObjectMissing)) throw err;
         const f = { ...file, etag: file.etag ?? '' };
         failed.push({ file: f, size: file.size ?? 0, error: err.message });
-        outcomes.set(file.key, failure(f, err.message));
+        outcomes.set(file.key, failure(f.key, f.etag, err.message));
         continue;
       }
       const ref = { ...file, etag: fetched.etag };
@@ -200,7 +201,7 @@ export class DuckDbWarehouse implements Warehouse {
       const inspected = await inspect(conn, ref, fetched, columns);
       if (typeof inspected === 'string') {
         failed.push({ file: ref, size: fetched.size, error: inspected });
-        outcomes.set(file.key, failure(ref, inspected));
+        outcomes.set(file.key, failure(ref.key, ref.etag, inspected));
       } else {
         ready.push(inspected);
       }
@@ -283,25 +284,6 @@ function text(v: unknown): string {
   if (typeof v === 'number' || typeof v === 'boolean') return String(v);
   throw new Error(`expected a scalar from DuckDB, got ${JSON.stringify(v)}`);
 }
-
-const historyKey = (key: string, etag: string): string => `${etag}\u0000${key}`;
-
-const skipped = (key: string, etag: string): FileOutcome => ({
-  key,
-  etag,
-  status: 'SKIPPED',
-  rows: 0,
-  testRows: 0,
-});
-
-const failure = (file: FileRef & { etag: string }, error: string): FileOutcome => ({
-  key: file.key,
-  etag: file.etag,
-  status: 'FAILED',
-  rows: 0,
-  testRows: 0,
-  error,
-});
 
 async function readMigrations(conn: DuckDBConnection, eventType: string): Promise<MigrationRecord[]> {
   const rows = (

@@ -9,6 +9,7 @@
 import { createPrivateKey, randomUUID } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import snowflake from 'snowflake-sdk';
+import { failure, historyKey, skipped } from './outcomes.js';
 import type { Config } from '../../lib/config.js';
 import type { Logger } from '../../lib/logger.js';
 import type { ColumnDef, DdlStep } from '../../schemas/mapping.js';
@@ -140,25 +141,6 @@ export function keyOf(name: string, bucket: string): string {
   const prefix = `s3://${bucket}/`;
   return name.startsWith(prefix) ? name.slice(prefix.length) : name;
 }
-
-const historyKey = (key: string, etag: string): string => `${etag}\u0000${key}`;
-
-const skipped = (key: string, etag: string): FileOutcome => ({
-  key,
-  etag,
-  status: 'SKIPPED',
-  rows: 0,
-  testRows: 0,
-});
-
-const failure = (key: string, etag: string, error: string): FileOutcome => ({
-  key,
-  etag,
-  status: 'FAILED',
-  rows: 0,
-  testRows: 0,
-  error,
-});
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
