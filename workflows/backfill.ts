@@ -16,7 +16,7 @@ import { presets } from './presets.js';
 
 type Activities = ReturnType<typeof activities.createLoaderActivities>;
 
-const { planBackfill } = proxyActivities<Activities>(presets.metadata);
+const { planBackfill } = proxyActivities<Activities>(presets.listing);
 const { loadPrefix } = proxyActivities<Activities>(presets.backfill);
 const { migrate } = proxyActivities<Activities>(presets.migrate);
 

@@ -53,6 +53,16 @@ export const presets = {
       nonRetryableErrorTypes: [...nonRetryable],
     },
   },
+  /** Listing a backfill's prefixes: one S3 call per (version, day), so long ranges take a while. */
+  listing: {
+    startToCloseTimeout: '10 minutes',
+    retry: {
+      initialInterval: '1 second',
+      backoffCoefficient: 2,
+      maximumInterval: '30 seconds',
+      nonRetryableErrorTypes: [...nonRetryable],
+    },
+  },
   /** One backfill chunk (a day of one version): heartbeats per page, a retry resumes after it. */
   backfill: {
     startToCloseTimeout: '2 hours',
