@@ -7,6 +7,7 @@ import { mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
+import { GetQueueAttributesCommand, GetQueueUrlCommand } from '@aws-sdk/client-sqs';
 import { Client, Connection } from '@temporalio/client';
 import { createS3Client, createSqsClient } from '../../lib/aws.js';
 import { loadConfig, type Config } from '../../lib/config.js';
@@ -128,11 +129,26 @@ test('a loader worker killed with SIGKILL mid-load loses no file and loads none 
       `${err.message}\nworker log:\n${readFileSync(join(dir, 'worker.log'), 'utf8').slice(-3000)}`,
     );
   });
-  // Let notices still in flight come back and be skipped before counting for good.
+  // Let notices still in flight come back and be skipped before counting for good: the queue is
+  // empty once every notice was taken and deleted (the killed attempt may have deleted some itself).
+  const sqs = createSqsClient(config);
+  const { QueueUrl } = await sqs.send(
+    new GetQueueUrlCommand({ QueueName: `${config.sqs.queuePrefix}${TYPE}` }),
+  );
   await eventually(
-    () => client.workflow.getHandle(`loader/${TYPE}`).query<{ notices: number }>('status'),
-    (s) => s.notices >= FILES,
-    'every notice to be taken',
+    async () => {
+      const { Attributes: a } = await sqs.send(
+        new GetQueueAttributesCommand({
+          QueueUrl,
+          AttributeNames: ['ApproximateNumberOfMessages', 'ApproximateNumberOfMessagesNotVisible'],
+        }),
+      );
+      return (
+        Number(a?.ApproximateNumberOfMessages ?? -1) + Number(a?.ApproximateNumberOfMessagesNotVisible ?? -1)
+      );
+    },
+    (n) => n === 0,
+    'every notice to be taken and deleted',
     120_000,
   );
   assert.equal(await count(`SELECT count(*) AS n FROM ${table}`), FILES * PER_FILE, 'no row twice');
