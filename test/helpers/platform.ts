@@ -9,6 +9,8 @@ import { DefaultLogger, Runtime } from '@temporalio/worker';
 import { loadConfig, type Config } from '../../lib/config.js';
 import { createLogger } from '../../lib/logger.js';
 import type { Catalog } from '../../schemas/catalog.js';
+import { eventPipeline } from '../../workflows/event-pipeline.js';
+import { warehouseLoader } from '../../workflows/warehouse-loader.js';
 import { createLoaderWorker } from '../../workers/loader-worker.js';
 import { createPipelineWorkers, workflowsPath } from '../../workers/pipeline-worker.js';
 import { uniqueName } from './names.js';
@@ -95,4 +97,18 @@ export async function startPipelineWorker(p: TestPlatform, catalog: Catalog) {
   return running(
     await createPipelineWorkers(p.config, catalog, createLogger('test-pipeline', 'warn'), { workflowsPath }),
   );
+}
+
+/** Starts what `npm start` runs for a type: its eventPipeline and its warehouseLoader, polling every second. */
+export async function startTypeWorkflows(p: TestPlatform, type: string): Promise<void> {
+  await p.client.workflow.start(eventPipeline, {
+    workflowId: `pipeline/${type}`,
+    taskQueue: p.config.pipeline.taskQueue,
+    args: [{ eventType: type, idleWaitMs: 1000 }],
+  });
+  await p.client.workflow.start(warehouseLoader, {
+    workflowId: `loader/${type}`,
+    taskQueue: p.config.warehouse.taskQueue,
+    args: [{ eventType: type, maxWaitMs: 1000 }],
+  });
 }

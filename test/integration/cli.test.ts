@@ -2,25 +2,23 @@
 // proxy, a pipeline worker and a loader worker in this process, an isolated catalog.
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { promisify } from 'node:util';
-import { Client, Connection } from '@temporalio/client';
-import { DefaultLogger, Runtime } from '@temporalio/worker';
-import { loadConfig, type Config } from '../../lib/config.js';
-import { createLogger } from '../../lib/logger.js';
+import { type Config } from '../../lib/config.js';
 import { projectRoot } from '../../lib/paths.js';
 import type { RunningProxy } from '../../proxy/server.js';
-import { eventPipeline } from '../../workflows/event-pipeline.js';
-import { warehouseLoader } from '../../workflows/warehouse-loader.js';
-import { createLoaderWorker } from '../../workers/loader-worker.js';
-import { createPipelineWorkers, workflowsPath } from '../../workers/pipeline-worker.js';
 import { isolatedCatalog, type IsolatedCatalog } from '../helpers/catalog.js';
-import { uniqueName } from '../helpers/names.js';
-import { freePort } from '../helpers/net.js';
 import { startReadyProxy } from '../helpers/proxy.js';
+import {
+  startLoaderWorker,
+  startPipelineWorker,
+  startTypeWorkflows,
+  testPlatform,
+  workflowIdsOf,
+  type TestPlatform,
+} from '../helpers/platform.js';
 import { eventually } from '../helpers/wait.js';
 
 const run = promisify(execFile);
@@ -30,11 +28,9 @@ let cat: IsolatedCatalog;
 let dir: string;
 let configFile: string;
 let proxy: RunningProxy;
-let client: Client;
-let connection: Connection;
-let loader: Awaited<ReturnType<typeof createLoaderWorker>>;
-let pipeline: Awaited<ReturnType<typeof createPipelineWorkers>>;
-const running: Promise<unknown>[] = [];
+let platform: TestPlatform;
+let loader: Awaited<ReturnType<typeof startLoaderWorker>>;
+let pipeline: Awaited<ReturnType<typeof startPipelineWorker>>;
 let TYPE: string;
 
 /** Runs the bin; never throws: returns the exit code and both streams. */
@@ -59,19 +55,8 @@ async function sluiceJson<T>(...args: string[]): Promise<T> {
 }
 
 before(async () => {
-  Runtime.install({ logger: new DefaultLogger('WARN') });
-  dir = mkdtempSync(join(tmpdir(), 'sluice-cli-'));
-  const base = loadConfig();
-  config = {
-    ...base,
-    warehouse: {
-      ...base.warehouse,
-      duckdbPath: join(dir, 'warehouse.duckdb'),
-      taskQueue: uniqueName('test-cli-loader'),
-      queryPort: await freePort(),
-    },
-    pipeline: { ...base.pipeline, taskQueue: uniqueName('test-cli-pipeline'), idleWaitMs: 1000 },
-  };
+  platform = await testPlatform('cli');
+  ({ config, dir } = platform);
   cat = await isolatedCatalog(config, { flush: { maxRecords: 1000, maxAgeSeconds: 1 } });
   TYPE = cat.type('delivery_status_changed');
   proxy = await startReadyProxy(config, cat.catalog);
@@ -91,47 +76,17 @@ before(async () => {
       },
     }),
   );
-  loader = await createLoaderWorker(config, cat.catalog, createLogger('test-loader', 'warn'), {
-    worker: { workflowsPath },
-  });
-  pipeline = await createPipelineWorkers(config, cat.catalog, createLogger('test-pipeline', 'warn'), {
-    workflowsPath,
-  });
-  running.push(loader.run(), pipeline.run());
-  connection = await Connection.connect({ address: config.temporal.address });
-  client = new Client({ connection, namespace: config.temporal.namespace });
-  await client.workflow.start(eventPipeline, {
-    workflowId: `pipeline/${TYPE}`,
-    taskQueue: config.pipeline.taskQueue,
-    args: [{ eventType: TYPE, idleWaitMs: 1000 }],
-  });
-  await client.workflow.start(warehouseLoader, {
-    workflowId: `loader/${TYPE}`,
-    taskQueue: config.warehouse.taskQueue,
-    args: [{ eventType: TYPE, maxWaitMs: 1000 }],
-  });
+  loader = await startLoaderWorker(platform, cat.catalog);
+  pipeline = await startPipelineWorker(platform, cat.catalog);
+  await startTypeWorkflows(platform, TYPE);
 });
 
 after(async () => {
-  for (const id of [
-    `loader/${TYPE}`,
-    `pipeline/${TYPE}`,
-    ...[0, 1, 2].map((p) => `pipeline/${TYPE}/p${p}`),
-  ]) {
-    await client.workflow
-      .getHandle(id)
-      .terminate('test over')
-      .catch(() => undefined);
-  }
-  loader.shutdown();
-  pipeline.shutdown();
-  await Promise.all(running);
-  await loader.close();
-  await pipeline.close();
+  await loader.stop();
+  await pipeline.stop();
   await proxy.stop();
-  await connection.close();
+  await platform.close(workflowIdsOf(TYPE));
   await cat.cleanup(config);
-  rmSync(dir, { recursive: true, force: true });
 });
 
 test('send samples, see them in status and query them; the DLQ shows what was rejected', async () => {

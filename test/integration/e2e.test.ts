@@ -3,27 +3,23 @@
 // once with the right envelope columns; every invalid one is in its DLQ with the reason.
 // `npm test` runs it with 3,000 events; `npm run test:e2e` with 100,000 (SLUICE_E2E_EVENTS).
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import { Client, Connection } from '@temporalio/client';
-import { DefaultLogger, Runtime } from '@temporalio/worker';
-import { loadConfig, type Config } from '../../lib/config.js';
-import { createLogger } from '../../lib/logger.js';
+import { type Config } from '../../lib/config.js';
 import { queryWarehouse, rowObjects } from '../../lib/warehouse-client.js';
 import type { RunningProxy } from '../../proxy/server.js';
 import { samplePayloads } from '../../schemas/sample.js';
 import { EventValidator } from '../../schemas/validator.js';
-import { eventPipeline } from '../../workflows/event-pipeline.js';
-import { warehouseLoader } from '../../workflows/warehouse-loader.js';
-import { createLoaderWorker } from '../../workers/loader-worker.js';
-import { createPipelineWorkers, workflowsPath } from '../../workers/pipeline-worker.js';
 import { isolatedCatalog, type IsolatedCatalog } from '../helpers/catalog.js';
 import { readTopic } from '../helpers/kafka-read.js';
-import { uniqueName } from '../helpers/names.js';
-import { freePort } from '../helpers/net.js';
 import { startReadyProxy } from '../helpers/proxy.js';
+import {
+  startLoaderWorker,
+  startPipelineWorker,
+  startTypeWorkflows,
+  testPlatform,
+  workflowIdsOf,
+  type TestPlatform,
+} from '../helpers/platform.js';
 import { eventually } from '../helpers/wait.js';
 
 const TOTAL = Number(process.env.SLUICE_E2E_EVENTS ?? 3000);
@@ -31,13 +27,10 @@ const SHIPPED = ['order_created', 'delivery_status_changed', 'mobile_page_load']
 
 let config: Config;
 let cat: IsolatedCatalog;
-let dir: string;
 let proxy: RunningProxy;
-let client: Client;
-let connection: Connection;
-let loader: Awaited<ReturnType<typeof createLoaderWorker>>;
-let pipeline: Awaited<ReturnType<typeof createPipelineWorkers>>;
-const running: Promise<unknown>[] = [];
+let platform: TestPlatform;
+let loader: Awaited<ReturnType<typeof startLoaderWorker>>;
+let pipeline: Awaited<ReturnType<typeof startPipelineWorker>>;
 
 interface Sent {
   valid: Map<string, { test: boolean; time: string }>;
@@ -46,65 +39,22 @@ interface Sent {
 const sent = new Map<string, Sent>();
 
 before(async () => {
-  Runtime.install({ logger: new DefaultLogger('WARN') });
-  dir = mkdtempSync(join(tmpdir(), 'sluice-e2e-'));
-  const base = loadConfig();
-  config = {
-    ...base,
-    logLevel: 'warn',
-    warehouse: {
-      ...base.warehouse,
-      duckdbPath: join(dir, 'warehouse.duckdb'),
-      taskQueue: uniqueName('e2e-loader'),
-      queryPort: await freePort(),
-    },
-    pipeline: { ...base.pipeline, taskQueue: uniqueName('e2e-pipeline'), idleWaitMs: 1000 },
-  };
+  platform = await testPlatform('e2e');
+  // Quiet proxy logs: 100k events would flood the test output.
+  config = { ...platform.config, logLevel: 'warn' };
   cat = await isolatedCatalog(config, { flush: { maxAgeSeconds: 2 } });
   proxy = await startReadyProxy(config, cat.catalog);
-  pipeline = await createPipelineWorkers(config, cat.catalog, createLogger('e2e-pipeline', 'warn'), {
-    workflowsPath,
-  });
-  loader = await createLoaderWorker(config, cat.catalog, createLogger('e2e-loader', 'warn'), {
-    worker: { workflowsPath },
-  });
-  running.push(pipeline.run(), loader.run());
-  connection = await Connection.connect({ address: config.temporal.address });
-  client = new Client({ connection, namespace: config.temporal.namespace });
-  for (const shipped of SHIPPED) {
-    const t = cat.type(shipped);
-    await client.workflow.start(eventPipeline, {
-      workflowId: `pipeline/${t}`,
-      taskQueue: config.pipeline.taskQueue,
-      args: [{ eventType: t, idleWaitMs: 1000 }],
-    });
-    await client.workflow.start(warehouseLoader, {
-      workflowId: `loader/${t}`,
-      taskQueue: config.warehouse.taskQueue,
-      args: [{ eventType: t, maxWaitMs: 1000 }],
-    });
-  }
+  pipeline = await startPipelineWorker(platform, cat.catalog);
+  loader = await startLoaderWorker(platform, cat.catalog);
+  for (const shipped of SHIPPED) await startTypeWorkflows(platform, cat.type(shipped));
 });
 
 after(async () => {
-  for (const shipped of SHIPPED) {
-    const t = cat.type(shipped);
-    for (const id of [`loader/${t}`, `pipeline/${t}`, ...[0, 1, 2].map((p) => `pipeline/${t}/p${p}`)]) {
-      await client.workflow
-        .getHandle(id)
-        .terminate('test over')
-        .catch(() => undefined);
-    }
-  }
-  pipeline.shutdown();
-  loader.shutdown();
-  await Promise.all(running);
-  await pipeline.close();
-  await loader.close();
+  await pipeline.stop();
+  await loader.stop();
   await proxy.stop();
-  await connection.close();
+  await platform.close(SHIPPED.flatMap((s) => workflowIdsOf(cat.type(s))));
   await cat.cleanup(config);
-  rmSync(dir, { recursive: true, force: true });
 });
 
 /** Breaks a valid payload the way a buggy client would: a required field missing. */
