@@ -2,8 +2,8 @@
 // warehouse exactly once (the load history commits with the rows; notices come back after their
 // visibility timeout and find their files loaded or not, never half).
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import type { ChildProcess } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
@@ -11,7 +11,6 @@ import { GetQueueAttributesCommand, GetQueueUrlCommand } from '@aws-sdk/client-s
 import { Client, Connection } from '@temporalio/client';
 import { createS3Client, createSqsClient } from '../../lib/aws.js';
 import { loadConfig, type Config } from '../../lib/config.js';
-import { projectRoot } from '../../lib/paths.js';
 import { queryWarehouse, rowObjects } from '../../lib/warehouse-client.js';
 import { warehouseLoader } from '../../workflows/warehouse-loader.js';
 import { isolatedCatalog, type IsolatedCatalog } from '../helpers/catalog.js';
@@ -20,6 +19,7 @@ import { uniqueName } from '../helpers/names.js';
 import { freePort } from '../helpers/net.js';
 import { announce, putSegment, type WrittenObject } from '../helpers/segments.js';
 import { eventually } from '../helpers/wait.js';
+import { spawnWorker } from '../helpers/worker-process.js';
 
 const FILES = 60;
 const PER_FILE = 50;
@@ -33,10 +33,9 @@ let client: Client;
 const workers: ChildProcess[] = [];
 
 function startWorker(): ChildProcess {
-  const file = join(dir, 'config.json');
-  writeFileSync(
-    file,
-    JSON.stringify({
+  const child = spawnWorker(
+    'workers/loader-worker.ts',
+    {
       stateDir: config.stateDir,
       catalogDir: cat.dir,
       logLevel: 'warn',
@@ -47,14 +46,9 @@ function startWorker(): ChildProcess {
         maxFilesPerLoad: 2,
         visibilityTimeoutSeconds: 30,
       },
-    }),
+    },
+    dir,
   );
-  const log = openSync(join(dir, 'worker.log'), 'a');
-  const child = spawn(process.execPath, ['--import', 'tsx', 'workers/loader-worker.ts'], {
-    cwd: projectRoot(),
-    env: { ...process.env, SLUICE_CONFIG: file },
-    stdio: ['ignore', log, log],
-  });
   workers.push(child);
   return child;
 }

@@ -2,8 +2,8 @@
 // position; every event ends up in Parquet exactly once, and the segments never overlap (a
 // retried segment rewrote the same object key instead of writing another).
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import type { ChildProcess } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
@@ -11,11 +11,11 @@ import { Client, Connection } from '@temporalio/client';
 import { loadConfig, type Config } from '../../lib/config.js';
 import { buildEnvelope, envelopeHeaders } from '../../lib/envelope.js';
 import { createProducer } from '../../lib/kafka.js';
-import { projectRoot } from '../../lib/paths.js';
 import { partitionForKey } from '../../proxy/partitioner.js';
 import { eventPipeline } from '../../workflows/event-pipeline.js';
 import { isolatedCatalog, type IsolatedCatalog } from '../helpers/catalog.js';
 import { uniqueName } from '../helpers/names.js';
+import { spawnWorker } from '../helpers/worker-process.js';
 import { uncommitted } from '../helpers/pipeline.js';
 import { listKeys, readParquetRows } from '../helpers/s3-parquet.js';
 
@@ -29,22 +29,15 @@ let client: Client;
 const workers: ChildProcess[] = [];
 
 function startWorker(): ChildProcess {
-  const file = join(dir, 'config.json');
-  writeFileSync(
-    file,
-    JSON.stringify({
+  const child = spawnWorker(
+    'workers/pipeline-worker.ts',
+    {
       catalogDir: cat.dir,
       logLevel: 'warn',
       pipeline: { taskQueue: config.pipeline.taskQueue, idleWaitMs: 1000 },
-    }),
+    },
+    dir,
   );
-  const log = openSync(join(dir, 'worker.log'), 'a');
-  const env = { ...process.env, SLUICE_CONFIG: file };
-  const child = spawn(process.execPath, ['--import', 'tsx', 'workers/pipeline-worker.ts'], {
-    cwd: projectRoot(),
-    env,
-    stdio: ['ignore', log, log],
-  });
   workers.push(child);
   return child;
 }
