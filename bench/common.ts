@@ -5,6 +5,7 @@
 import type { ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { Agent, request as httpRequest } from 'node:http';
 import { createRequire } from 'node:module';
 import { cpus, totalmem } from 'node:os';
 import { dirname, isAbsolute, join, relative } from 'node:path';
@@ -488,4 +489,90 @@ export function orderWithoutItems(customerId: string, now: number): OrderCreated
       lng: lng + Math.random() / 10,
     },
   };
+}
+
+export interface OpenLoopRun {
+  /** performance.now() of the first scheduled send. */
+  t0: number;
+  /** performance.now() of the last answer. */
+  lastAnswer: number;
+  /** One line per request that got no 200: its status or error. */
+  failures: string[];
+  /** Requests that left more than 5 ms after their scheduled time. */
+  lateSends: number;
+  maxInFlight: number;
+}
+
+/**
+ * POSTs `total` requests to the proxy's /v1/events at a fixed interval whatever the answers do: each is
+ * sent at its scheduled time on a free (or new) keep-alive connection, so a stall delays nothing and
+ * counts for every request it holds up (an open loop). `body(i, scheduled)` makes request i's body;
+ * `answered(i, scheduled, ok)` is told when its answer ended (ok: HTTP 200).
+ */
+export async function openLoopPost(opts: {
+  port: number;
+  total: number;
+  intervalMs: number;
+  timeoutMs: number;
+  body: (i: number, scheduled: number) => Buffer;
+  answered: (i: number, scheduled: number, ok: boolean) => void;
+}): Promise<OpenLoopRun> {
+  const { total, intervalMs } = opts;
+  const agent = new Agent({ keepAlive: true, maxSockets: Infinity });
+  const failures: string[] = [];
+  let inFlight = 0;
+  let maxInFlight = 0;
+  let lateSends = 0;
+  const t0 = performance.now();
+  let lastAnswer = t0;
+  await new Promise<void>((done) => {
+    let sent = 0;
+    let finished = 0;
+    const finish = (): void => {
+      inFlight--;
+      lastAnswer = performance.now();
+      if (++finished === total) done();
+    };
+    const fire = (i: number): void => {
+      const scheduled = t0 + i * intervalMs;
+      if (performance.now() - scheduled > 5) lateSends++;
+      const body = opts.body(i, scheduled);
+      inFlight++;
+      maxInFlight = Math.max(maxInFlight, inFlight);
+      const req = httpRequest(
+        {
+          agent,
+          host: '127.0.0.1',
+          port: opts.port,
+          method: 'POST',
+          path: '/v1/events',
+          headers: { 'content-type': 'application/json', 'content-length': body.length },
+          timeout: opts.timeoutMs,
+        },
+        (res) => {
+          res.resume();
+          res.once('end', () => {
+            const ok = res.statusCode === 200;
+            if (!ok) failures.push(`HTTP ${res.statusCode}`);
+            opts.answered(i, scheduled, ok);
+            finish();
+          });
+        },
+      );
+      req.once('timeout', () => req.destroy(new Error(`no answer within ${opts.timeoutMs} ms`)));
+      req.once('error', (err) => {
+        failures.push(errorMessage(err));
+        finish();
+      });
+      req.end(body);
+    };
+    const tick = (): void => {
+      const now = performance.now();
+      while (sent < total && t0 + sent * intervalMs <= now) fire(sent++);
+      if (sent < total) setTimeout(tick, Math.max(0, t0 + sent * intervalMs - performance.now()));
+    };
+    tick();
+  });
+  agent.destroy();
+  return { t0, lastAnswer, failures, lateSends, maxInFlight };
 }

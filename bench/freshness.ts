@@ -12,7 +12,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { Agent, request as httpRequest } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -53,6 +52,7 @@ import {
   writeSummary,
   type Machine,
   type OrderCreated,
+  openLoopPost,
 } from './common.js';
 
 const TARGET_P99_SECONDS = 10;
@@ -373,68 +373,27 @@ interface LoadResult {
 /** Sends the requests on their timetable, adding each to `batches` (which the poller reads meanwhile). */
 async function openLoop(port: number, bodies: Bodies, opts: Options, batches: Batch[]): Promise<LoadResult> {
   const reqRate = opts.rate / opts.events;
-  const total = Math.max(1, Math.round(reqRate * opts.seconds));
   const interval = 1000 / reqRate;
-  const agent = new Agent({ keepAlive: true, maxSockets: Infinity });
-  const failures: string[] = [];
-  let inFlight = 0;
-  let maxInFlight = 0;
-  let lateSends = 0;
-  const t0 = performance.now();
   const wall0 = Date.now();
-  let lastAnswer = t0;
-  await new Promise<void>((done) => {
-    let sent = 0;
-    let finished = 0;
-    const finish = (): void => {
-      inFlight--;
-      lastAnswer = performance.now();
-      if (++finished === total) done();
-    };
-    const fire = (i: number): void => {
-      const scheduled = t0 + i * interval;
-      if (performance.now() - scheduled > 5) lateSends++;
+  const byIndex: Batch[] = [];
+  const run = await openLoopPost({
+    port,
+    total: Math.max(1, Math.round(reqRate * opts.seconds)),
+    intervalMs: interval,
+    timeoutMs: REQUEST_TIMEOUT_MS,
+    body: (i, scheduled) => {
       const batch: Batch = { scheduled, ok: false, events: opts.events, seen: 0, seenAt: [] };
       batches.push(batch);
-      const body = bodies.body(String(i), new Date(wall0 + i * interval));
-      inFlight++;
-      maxInFlight = Math.max(maxInFlight, inFlight);
-      const req = httpRequest(
-        {
-          agent,
-          host: '127.0.0.1',
-          port,
-          method: 'POST',
-          path: '/v1/events',
-          headers: { 'content-type': 'application/json', 'content-length': body.length },
-          timeout: REQUEST_TIMEOUT_MS,
-        },
-        (res) => {
-          res.resume();
-          res.once('end', () => {
-            batch.answered = performance.now();
-            if (res.statusCode === 200) batch.ok = true;
-            else failures.push(`HTTP ${res.statusCode}`);
-            finish();
-          });
-        },
-      );
-      req.once('timeout', () => req.destroy(new Error(`no answer within ${REQUEST_TIMEOUT_MS} ms`)));
-      req.once('error', (err) => {
-        failures.push(errorMessage(err));
-        finish();
-      });
-      req.end(body);
-    };
-    const tick = (): void => {
-      const now = performance.now();
-      while (sent < total && t0 + sent * interval <= now) fire(sent++);
-      if (sent < total) setTimeout(tick, Math.max(0, t0 + sent * interval - performance.now()));
-    };
-    tick();
+      byIndex[i] = batch;
+      return bodies.body(String(i), new Date(wall0 + i * interval));
+    },
+    answered: (i, _scheduled, ok) => {
+      const batch = byIndex[i]!;
+      batch.answered = performance.now();
+      batch.ok = ok;
+    },
   });
-  agent.destroy();
-  return { batches, t0, lastAnswer, failures, lateSends, maxInFlight };
+  return { batches, ...run };
 }
 
 interface PollStats {

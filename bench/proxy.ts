@@ -19,7 +19,6 @@ import {
   rmSync,
   writeFileSync,
 } from 'node:fs';
-import { Agent, request as httpRequest } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -67,6 +66,7 @@ import {
   type Machine,
   type OrderCreated,
   type ProfileSummary,
+  openLoopPost,
 } from './common.js';
 
 // Set only in the proxy process this bench starts (see startProxyProcess).
@@ -496,66 +496,26 @@ async function proxyOpenLoop(
 ): Promise<OpenLoopResult> {
   const reqRate = rate / opts.events;
   const total = Math.max(1, Math.round(reqRate * opts.openSeconds));
-  const interval = 1000 / reqRate;
-  const agent = new Agent({ keepAlive: true, maxSockets: Infinity });
   const latencies: number[] = [];
-  const failures: string[] = [];
-  let inFlight = 0;
-  let maxInFlight = 0;
-  let lateSends = 0;
   const cpu0 = meter.sample();
-  const t0 = performance.now();
-  let lastEnd = t0;
-  await new Promise<void>((done) => {
-    let sent = 0;
-    let finished = 0;
-    const finish = (): void => {
-      inFlight--;
-      lastEnd = performance.now();
-      if (++finished === total) done();
-    };
-    const fire = (i: number): void => {
-      const scheduled = t0 + i * interval;
-      if (performance.now() - scheduled > 5) lateSends++;
-      const body = w.bodies[i % w.bodies.length]!;
-      inFlight++;
-      maxInFlight = Math.max(maxInFlight, inFlight);
-      const req = httpRequest(
-        {
-          agent,
-          host: '127.0.0.1',
-          port: proxy.port,
-          method: 'POST',
-          path: '/v1/events',
-          headers: { 'content-type': 'application/json', 'content-length': body.length },
-          timeout: REQUEST_TIMEOUT_MS,
-        },
-        (res) => {
-          res.resume();
-          res.once('end', () => {
-            if (res.statusCode === 200) latencies.push(performance.now() - scheduled);
-            else failures.push(`HTTP ${res.statusCode}`);
-            finish();
-          });
-        },
-      );
-      req.once('timeout', () => req.destroy(new Error(`no answer within ${REQUEST_TIMEOUT_MS} ms`)));
-      req.once('error', (err) => {
-        failures.push(errorMessage(err));
-        finish();
-      });
-      req.end(body);
-    };
-    const tick = (): void => {
-      const now = performance.now();
-      while (sent < total && t0 + sent * interval <= now) fire(sent++);
-      if (sent < total) setTimeout(tick, Math.max(0, t0 + sent * interval - performance.now()));
-    };
-    tick();
+  const {
+    t0,
+    lastAnswer: lastEnd,
+    failures,
+    lateSends,
+    maxInFlight,
+  } = await openLoopPost({
+    port: proxy.port,
+    total,
+    intervalMs: 1000 / reqRate,
+    timeoutMs: REQUEST_TIMEOUT_MS,
+    body: (i) => w.bodies[i % w.bodies.length]!,
+    answered: (_i, scheduled, ok) => {
+      if (ok) latencies.push(performance.now() - scheduled);
+    },
   });
   const cpu = meter.since(cpu0);
   const seconds = (lastEnd - t0) / 1000;
-  agent.destroy();
   if (failures.length > 0) {
     fail(`proxy open loop: ${failures.length} of ${total} requests failed (first: ${failures[0]})`);
   }
