@@ -109,6 +109,8 @@ export interface FuzzSummary {
   operations: number;
   cases: number;
   failures: number;
+  /** The JUnit failure and error elements, after the run's seed. */
+  problems: string;
   seconds: number;
   output: string;
   /** The lines of schemathesis' own summary. */
@@ -211,6 +213,11 @@ export async function fuzzProxy(config: Config, python: string, opts: FuzzOption
       Number(new RegExp(`<testsuite [^>]*\\b${name}="(\\d+)"`).exec(xml)?.[1] ?? 0);
     const cases = Number(/Test cases:\s*(\d+) generated/.exec(r.output)?.[1] ?? 0);
     const report = r.output.slice(r.output.lastIndexOf('SUMMARY') >= 0 ? r.output.lastIndexOf('SUMMARY') : 0);
+    // What JUnit says failed, and the seed that reproduces it (`npm run test:fuzz -- --seed N`).
+    const problems = [...xml.matchAll(/<(failure|error)\b[^>]*>([\s\S]*?)<\/\1>|<(failure|error)\b[^>]*\/>/g)]
+      .map((m) => m[0].slice(0, 2000))
+      .join('\n');
+    const seed = /Seed: (\d+)/.exec(r.output)?.[1] ?? '';
     return {
       code: r.code,
       operations: attr('tests'),
@@ -219,6 +226,7 @@ export async function fuzzProxy(config: Config, python: string, opts: FuzzOption
       seconds: Math.round((Date.now() - started) / 1000),
       output: r.output,
       report,
+      problems: `seed ${seed}\n${problems}`,
     };
   } finally {
     await proxy?.stop();
