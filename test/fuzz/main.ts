@@ -13,7 +13,6 @@ runMain(async () => {
   const python = await ensureSchemathesis(config);
   const s = await fuzzProxy(config, python, {
     maxExamples: Number(process.env.FUZZ_EXAMPLES ?? 30),
-    workers: 2,
     ...(process.env.FUZZ_SEED ? { seed: Number(process.env.FUZZ_SEED) } : {}),
     extra: process.argv.slice(2),
   }).finally(async () => {

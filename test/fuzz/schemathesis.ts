@@ -97,7 +97,12 @@ export function steeredDocument(
 export interface FuzzOptions {
   /** Test cases per operation and phase (schemathesis --max-examples). */
   maxExamples: number;
-  workers: number;
+  /**
+   * Schemathesis worker threads. Keep 1 on Python 3.11: Hypothesis parses lambda sources with `ast`
+   * and CPython 3.11 shares the AST recursion counter between threads (cpython#106905), so two
+   * workers fail now and then with "AST constructor recursion depth mismatch" in the tool itself.
+   */
+  workers?: number;
   seed?: number;
   /** Extra schemathesis arguments. */
   extra?: string[];
@@ -182,7 +187,7 @@ export async function fuzzProxy(config: Config, python: string, opts: FuzzOption
       '--max-examples',
       String(opts.maxExamples),
       '--workers',
-      String(opts.workers),
+      String(opts.workers ?? 1),
       '--request-timeout',
       '10',
       // Fuzz events are test traffic, whatever topic they reach.

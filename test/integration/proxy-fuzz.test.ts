@@ -18,7 +18,7 @@ test(
   'schemathesis finds no 5xx and no answer that breaks openapi.json',
   { skip: python ? false : why },
   async () => {
-    const s = await fuzzProxy(config, python!, { maxExamples: 25, workers: 2, quiet: true });
+    const s = await fuzzProxy(config, python!, { maxExamples: 25, quiet: true });
     assert.ok(s.operations >= 14, `only ${s.operations} operations were tested`);
     assert.ok(s.cases > 500, `only ${s.cases} test cases`);
     assert.equal(s.failures, 0, `${s.output.slice(s.output.indexOf('FAILURES'))}\n${s.problems}`);
