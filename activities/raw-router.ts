@@ -3,9 +3,10 @@
 // position of the consumer group sluice.raw.<app> commit in one Kafka transaction, whose
 // transactional id is per (app, partition); a retry first reads the committed position.
 import { Context } from '@temporalio/activity';
-import type { Admin, Consumer } from '@platformatic/kafka';
+import type { Admin } from '@platformatic/kafka';
 import type { Config } from '../lib/config.js';
 import { partitionBounds, readRange, type RangeRecord } from '../lib/kafka.js';
+import type { RangeReader } from '../lib/kafka-fetch.js';
 import { stableCommittedOffset, type TransactionalProducers, type TxnMessage } from '../lib/kafka-txn.js';
 import type { Logger } from '../lib/logger.js';
 import { murmur2, partitionForKey } from '../proxy/partitioner.js';
@@ -20,7 +21,7 @@ export interface RawRouterDeps {
   catalog: Catalog;
   validator: EventValidator;
   admin: Admin;
-  reader: Consumer;
+  reader: RangeReader;
   txn: TransactionalProducers;
   logger: Logger;
 }

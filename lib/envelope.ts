@@ -2,7 +2,7 @@
 // JSON payload; every context attribute is a `ce_` header, so any CloudEvents SDK can read our
 // records as they are, and consumers that ignore headers still see plain JSON.
 import { randomUUID } from 'node:crypto';
-import type { HeaderPair } from './kafka.js';
+import { forEachHeader, type RawRangeRecord } from './kafka-records.js';
 
 export interface EventEnvelope {
   specversion: '1.0';
@@ -211,56 +211,74 @@ const SLOT = Object.fromEntries(ATTRIBUTE_HEADERS.map((n, i) => [n, i])) as Reco
 // Values unique to each event: never worth comparing with the previous record's.
 const UNIQUE = ATTRIBUTE_HEADERS.map((n) => n === 'ce_id' || n === 'ce_time' || n === 'ce_partitionkey');
 const SHORT = 64;
+const EMPTY = Buffer.alloc(0);
 
-function sameBytes(a: Buffer, b: Buffer): boolean {
-  const n = a.length;
+/** Whether bytes [start, end) of `buf` equal `b`. */
+function sameBytesAt(buf: Buffer, start: number, end: number, b: Buffer): boolean {
+  const n = end - start;
   if (n !== b.length) return false;
-  if (n > SHORT) return a.equals(b);
-  for (let i = 0; i < n; i++) if (a[i] !== b[i]) return false;
+  if (n > SHORT) return buf.compare(b, 0, n, start, end) === 0;
+  for (let i = 0; i < n; i++) if (buf[start + i] !== b[i]) return false;
   return true;
 }
 
 /**
- * readEnvelope over a record's raw header pairs (RawRangeRecord), with the same result and errors
- * as readEnvelope(headerMap(pairs)), for a reader that goes through many records in a row: only
- * the envelope's headers are decoded, and a value with the bytes of the previous record's (spec
- * version, source, type, content type, schema, ingest time, test flag: the same for a whole
- * request or producer) reuses its string.
+ * readEnvelope over a record's header bytes (RawRangeRecord), with the same result and errors as
+ * readEnvelope(headerMap(headerPairs(record))), for a reader that goes through many records in a
+ * row: only the envelope's headers are decoded, and a value with the bytes of the previous
+ * record's (spec version, source, type, content type, schema, ingest time, test flag: the same for
+ * a whole request or producer) reuses its string.
  */
 export class RawEnvelopeReader {
-  private readonly slots: (Buffer | null | undefined)[] = ATTRIBUTE_HEADERS.map(() => undefined);
+  // Per attribute: where its value lies in `buf` (start -1: a null value; undefined: absent).
+  private readonly starts: (number | undefined)[] = ATTRIBUTE_HEADERS.map(() => undefined);
+  private readonly ends: number[] = ATTRIBUTE_HEADERS.map(() => 0);
+  private buf: Buffer = EMPTY;
   private readonly lastBytes: (Buffer | undefined)[] = ATTRIBUTE_HEADERS.map(() => undefined);
   private readonly lastText: string[] = ATTRIBUTE_HEADERS.map(() => '');
   private readonly get = (name: AttributeHeader): string | undefined => this.text(SLOT[name]);
-
-  read(pairs: readonly HeaderPair[]): EventEnvelope {
-    const { slots } = this;
-    slots.fill(undefined);
-    for (let p = 0; p < pairs.length; p++) {
-      const [k, v] = pairs[p]!;
-      const candidates = k ? BY_LENGTH[k.length] : undefined;
-      if (!k || !candidates) continue;
-      for (const i of candidates) {
-        // A later header of the same name wins, as in headerMap.
-        if (sameBytes(k, HEADER_NAMES[i]!)) {
-          slots[i] = v;
-          break;
-        }
+  private readonly visit = (
+    nameStart: number,
+    nameEnd: number,
+    valueStart: number,
+    valueEnd: number,
+  ): void => {
+    const candidates = BY_LENGTH[nameEnd - nameStart];
+    if (!candidates) return;
+    for (const i of candidates) {
+      // A later header of the same name wins, as in headerMap.
+      if (sameBytesAt(this.buf, nameStart, nameEnd, HEADER_NAMES[i]!)) {
+        this.starts[i] = valueStart;
+        this.ends[i] = valueEnd;
+        return;
       }
     }
-    return envelopeOf(this.get);
+  };
+
+  read(record: RawRangeRecord): EventEnvelope {
+    this.starts.fill(undefined);
+    this.buf = record.headerBuf;
+    try {
+      forEachHeader(record, this.visit);
+      return envelopeOf(this.get);
+    } finally {
+      // The batch the record is a view of must not stay alive through this reader.
+      this.buf = EMPTY;
+    }
   }
 
   private text(i: number): string | undefined {
-    const v = this.slots[i];
-    if (v === undefined) return undefined;
-    if (v === null) return '';
-    if (UNIQUE[i]) return v.toString('utf8');
+    const start = this.starts[i];
+    if (start === undefined) return undefined;
+    if (start === -1) return '';
+    const end = this.ends[i]!;
+    const { buf } = this;
+    if (UNIQUE[i]) return buf.toString('utf8', start, end);
     const last = this.lastBytes[i];
-    if (last !== undefined && sameBytes(v, last)) return this.lastText[i];
-    const text = v.toString('utf8');
-    // A copy: the value is a view of a whole fetched batch, which must not be kept alive.
-    this.lastBytes[i] = Buffer.from(v);
+    if (last !== undefined && sameBytesAt(buf, start, end, last)) return this.lastText[i];
+    const text = buf.toString('utf8', start, end);
+    // A copy: the bytes are a view of a whole fetched batch, which must not be kept alive.
+    this.lastBytes[i] = Buffer.from(buf.subarray(start, end));
     this.lastText[i] = text;
     return text;
   }

@@ -1,8 +1,13 @@
 // The project's Kafka client is @platformatic/kafka (chosen by `npm run bench:kafka-client`, see
 // docs/kafka-client.md): it reads an exact offset range with plain Fetch requests, without joining
 // a consumer group, which is what a pipeline that owns its offsets needs.
-import { Admin, Consumer, FetchIsolationLevels, Producer, type BaseOptions } from '@platformatic/kafka';
+import { Admin, FetchIsolationLevels, Producer, type BaseOptions, type Broker } from '@platformatic/kafka';
 import type { Config } from './config.js';
+import { RangeReader } from './kafka-fetch.js';
+import { headerPairs, parseRecordBatches, type HeaderPair, type RawRangeRecord } from './kafka-records.js';
+
+export { RangeReader } from './kafka-fetch.js';
+export { headerPairs, type HeaderPair, type RawRangeRecord } from './kafka-records.js';
 
 export function kafkaOptions(config: Config, clientId: string): BaseOptions {
   return {
@@ -51,8 +56,8 @@ export function createProducer(
 }
 
 /** A consumer used for exact-range fetches and offset look-ups; it never joins its group. */
-export function createRangeReader(config: Config, groupId: string, clientId = 'reader'): Consumer {
-  return new Consumer({ ...kafkaOptions(config, clientId), groupId });
+export function createRangeReader(config: Config, groupId: string, clientId = 'reader'): RangeReader {
+  return new RangeReader({ ...kafkaOptions(config, clientId), groupId });
 }
 
 export interface RangeRecord {
@@ -61,22 +66,6 @@ export interface RangeRecord {
   key: Buffer | null;
   value: Buffer | null;
   headers: Record<string, string>;
-}
-
-/** A header as the client parsed it: name and value bytes, in record order (names may repeat). */
-export type HeaderPair = [Buffer | null, Buffer | null];
-
-/**
- * A record with its headers as the client parsed them. Turning ten header names and values into
- * strings for every record cost more than a tenth of the pipeline's read; a reader that only needs
- * a few of them (the envelope, with values that repeat) decodes those itself.
- */
-export interface RawRangeRecord {
-  offset: bigint;
-  timestamp: bigint;
-  key: Buffer | null;
-  value: Buffer | null;
-  rawHeaders: HeaderPair[];
 }
 
 export type KafkaRangeErrorCode =
@@ -96,10 +85,6 @@ export class KafkaRangeError extends Error {
 // Kafka protocol error codes we act on.
 const OFFSET_OUT_OF_RANGE = 1;
 const UNKNOWN_TOPIC_OR_PARTITION = 3;
-// Record batch attribute bit 5: a control batch (transaction commit/abort markers), never user data.
-const CONTROL_BATCH = 0x20;
-// Record batch attribute bit 4: written inside a transaction.
-const TRANSACTIONAL_BATCH = 0x10;
 
 /** Header pairs as strings (UTF-8); a later header of the same name wins. */
 export function headerMap(pairs: readonly HeaderPair[]): Record<string, string> {
@@ -135,20 +120,23 @@ export interface RangeOptions {
  * filter misses a second aborted transaction of the same producer in one response).
  * Throws KafkaRangeError when `from` was already deleted by retention, or `to` is past the end.
  */
-export async function* readRange(reader: Consumer, opts: RangeOptions): AsyncGenerator<RangeRecord[]> {
+export async function* readRange(reader: RangeReader, opts: RangeOptions): AsyncGenerator<RangeRecord[]> {
   for await (const chunk of readRawRange(reader, opts)) {
     yield chunk.map((r) => ({
       offset: r.offset,
       timestamp: r.timestamp,
       key: r.key,
       value: r.value,
-      headers: headerMap(r.rawHeaders),
+      headers: headerMap(headerPairs(r)),
     }));
   }
 }
 
 /** readRange with the headers left as the client parsed them (see RawRangeRecord). */
-export async function* readRawRange(reader: Consumer, opts: RangeOptions): AsyncGenerator<RawRangeRecord[]> {
+export async function* readRawRange(
+  reader: RangeReader,
+  opts: RangeOptions,
+): AsyncGenerator<RawRangeRecord[]> {
   const { topic, partition, from, to } = opts;
   if (to <= from) return;
   const metadata = await reader.metadata({ topics: [topic] });
@@ -157,7 +145,14 @@ export async function* readRawRange(reader: Consumer, opts: RangeOptions): Async
   if (!topicMeta || !partMeta) {
     throw new KafkaRangeError('UNKNOWN_TOPIC_OR_PARTITION', `topic ${topic} has no partition ${partition}`);
   }
+  const broker = metadata.brokers.get(partMeta.leader);
+  if (!broker)
+    throw new KafkaRangeError(
+      'FETCH_FAILED',
+      `no address for broker ${partMeta.leader}, leader of ${topic}/${partition}`,
+    );
   const target: FetchTarget = {
+    broker,
     topicId: topicMeta.id,
     leader: partMeta.leader,
     leaderEpoch: partMeta.leaderEpoch,
@@ -175,6 +170,7 @@ export async function* readRawRange(reader: Consumer, opts: RangeOptions): Async
 }
 
 interface FetchTarget {
+  broker: Broker;
   topicId: string;
   leader: number;
   leaderEpoch: number;
@@ -188,34 +184,22 @@ interface FetchedChunk {
 
 /** One Fetch at `offset`: the records of the range in it (maybe none) and where to go on. */
 async function fetchChunk(
-  reader: Consumer,
+  reader: RangeReader,
   target: FetchTarget,
   opts: RangeOptions,
   offset: bigint,
 ): Promise<FetchedChunk> {
   const { topic, partition, to } = opts;
-  const response = await reader.fetch({
-    node: target.leader,
-    isolationLevel: FetchIsolationLevels.READ_COMMITTED,
-    maxWaitTime: opts.maxWaitMs ?? 500,
-    minBytes: 1,
+  const part = await reader.fetchPartition({
+    broker: target.broker,
+    topicId: target.topicId,
+    partition,
+    leaderEpoch: target.leaderEpoch,
+    offset,
     maxBytes: opts.maxBytes ?? DEFAULT_FETCH_BYTES,
-    topics: [
-      {
-        topicId: target.topicId,
-        partitions: [
-          {
-            partition,
-            currentLeaderEpoch: target.leaderEpoch,
-            fetchOffset: offset,
-            lastFetchedEpoch: -1,
-            partitionMaxBytes: opts.maxBytes ?? DEFAULT_FETCH_BYTES,
-          },
-        ],
-      },
-    ],
+    maxWaitMs: opts.maxWaitMs ?? 500,
+    isolationLevel: FetchIsolationLevels.READ_COMMITTED,
   });
-  const part = response.responses[0]?.partitions.find((p) => p.partitionIndex === partition);
   if (!part)
     throw new KafkaRangeError('FETCH_FAILED', `fetch of ${topic}/${partition} at ${offset} returned no data`);
   const where = `${topic}/${partition} at offset ${offset}`;
@@ -240,8 +224,7 @@ async function fetchChunk(
       kafkaErrorCode: part.errorCode,
     });
   }
-  const batches = part.records ?? [];
-  if (batches.length === 0) {
+  if (!part.records) {
     if (part.highWatermark <= offset) {
       throw new KafkaRangeError(
         'RANGE_BEYOND_HIGH_WATERMARK',
@@ -253,41 +236,7 @@ async function fetchChunk(
     }
     return { records: [], next: offset };
   }
-  const chunk: RawRangeRecord[] = [];
-  let next = offset;
-  // The broker lists the aborted transactions overlapping the fetched range; a producer's
-  // transactional batches are skipped from its aborted transaction's first offset to its abort marker.
-  const aborted = [...(part.abortedTransactions ?? [])].sort((a, b) =>
-    a.firstOffset < b.firstOffset ? -1 : a.firstOffset > b.firstOffset ? 1 : 0,
-  );
-  const abortedProducers = new Set<bigint>();
-  let nextAborted = 0;
-  for (const batch of batches) {
-    const batchEnd = batch.firstOffset + BigInt(batch.lastOffsetDelta) + 1n;
-    if (batchEnd > next) next = batchEnd;
-    while (nextAborted < aborted.length && aborted[nextAborted]!.firstOffset < batchEnd)
-      abortedProducers.add(aborted[nextAborted++]!.producerId);
-    if (batch.attributes & CONTROL_BATCH) {
-      // Control record key: int16 version, int16 type (0 = abort, 1 = commit).
-      const key = batch.records[0]?.key;
-      if (key && key.length >= 4 && key.readInt16BE(2) === 0) abortedProducers.delete(batch.producerId);
-      continue;
-    }
-    if (batch.attributes & TRANSACTIONAL_BATCH && abortedProducers.has(batch.producerId)) continue;
-    for (const r of batch.records) {
-      const o = batch.firstOffset + BigInt(r.offsetDelta);
-      // A batch can start before `offset` and end after `to`: the broker only sends whole batches.
-      if (o < offset || o >= to) continue;
-      chunk.push({
-        offset: o,
-        timestamp: batch.firstTimestamp + r.timestampDelta,
-        key: r.key,
-        value: r.value,
-        rawHeaders: r.headers,
-      });
-    }
-  }
-  return { records: chunk, next };
+  return parseRecordBatches(part.records, offset, to, part.abortedTransactions);
 }
 
 // Kafka's special ListOffsets timestamps.

@@ -12,7 +12,7 @@ import * as arrow from 'apache-arrow';
 import { Compression, Table as WasmTable, WriterPropertiesBuilder, writeParquet } from 'parquet-wasm';
 import { EnvelopeError, RawEnvelopeReader, readEnvelope, type EventEnvelope } from '../../lib/envelope.js';
 import type { ErrorCode } from '../../lib/errors.js';
-import { headerMap, type RangeRecord, type RawRangeRecord } from '../../lib/kafka.js';
+import { headerMap, headerPairs, type RangeRecord, type RawRangeRecord } from '../../lib/kafka.js';
 import type { EventType, SchemaVersion } from '../../schemas/catalog.js';
 import { toArrowSchema } from '../../schemas/mapping.js';
 import type { EventValidator } from '../../schemas/validator.js';
@@ -144,7 +144,7 @@ export class RecordDecoder {
     let envelope: EventEnvelope;
     try {
       envelope =
-        'rawHeaders' in record ? this.envelopes.read(record.rawHeaders) : readEnvelope(record.headers);
+        'headerBuf' in record ? this.envelopes.read(record) : readEnvelope(record.headers);
     } catch (e) {
       if (e instanceof EnvelopeError)
         return { ok: false, errorCode: 'INVALID_EVENT', reason: `broken envelope: ${e.message}` };
@@ -291,13 +291,13 @@ const US_PER_HOUR = 3_600_000_000n;
 
 /** The record as the DLQ needs it, headers as strings. */
 function withHeaderStrings(r: SegmentRecord): RangeRecord {
-  if (!('rawHeaders' in r)) return r;
+  if (!('headerBuf' in r)) return r;
   return {
     offset: r.offset,
     timestamp: r.timestamp,
     key: r.key,
     value: r.value,
-    headers: headerMap(r.rawHeaders),
+    headers: headerMap(headerPairs(r)),
   };
 }
 

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import type { Admin, Consumer, Producer } from '@platformatic/kafka';
+import type { Admin, Producer } from '@platformatic/kafka';
 import { CloudEvent, Kafka as CloudEventsKafka, type Message } from 'cloudevents';
 import { loadConfig } from '../../lib/config.js';
 import { buildEnvelope, envelopeHeaders, readEnvelope } from '../../lib/envelope.js';
@@ -10,6 +10,7 @@ import {
   createRangeReader,
   KafkaRangeError,
   readRange,
+  type RangeReader,
   type RangeRecord,
 } from '../../lib/kafka.js';
 import { uniqueName } from '../helpers/names.js';
@@ -18,7 +19,7 @@ const config = loadConfig();
 const topic = uniqueName('test.kafka');
 let admin: Admin;
 let producer: Producer<Buffer, Buffer, string, string>;
-let reader: Consumer;
+let reader: RangeReader;
 
 before(async () => {
   admin = createAdmin(config);

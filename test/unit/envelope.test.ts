@@ -12,6 +12,7 @@ import {
   type EventEnvelope,
 } from '../../lib/envelope.js';
 import { headerMap, type HeaderPair } from '../../lib/kafka.js';
+import { rawRecord } from '../helpers/record-batch.js';
 
 const now = new Date('2026-11-25T12:00:01.250Z');
 const payload = { order_id: '4b5e2f1c-8f7a-4a8e-9d7e-2a1c3b4d5e6f', subtotal_cents: 1250 };
@@ -113,7 +114,7 @@ test('extension names must be lower-case alphanumeric', () => {
     assert.throws(() => checkExtensionName(bad), EnvelopeError);
 });
 
-test('RawEnvelopeReader reads header bytes as readEnvelope(headerMap()) does, record after record', () => {
+test('RawEnvelopeReader reads header bytes of records as readEnvelope(headerMap()) does, record after record', () => {
   const reader = new RawEnvelopeReader();
   const pairs = (h: Record<string, string | null>, extra: HeaderPair[] = []): HeaderPair[] => [
     ...Object.entries(h).map(([k, v]): HeaderPair => [Buffer.from(k), v === null ? null : Buffer.from(v)]),
@@ -155,7 +156,7 @@ test('RawEnvelopeReader reads header bytes as readEnvelope(headerMap()) does, re
   ];
   for (const [i, c] of cases.entries()) {
     assert.deepEqual(
-      outcome(() => reader.read(c)),
+      outcome(() => reader.read(rawRecord(c))),
       outcome(() => readEnvelope(headerMap(c))),
       `case ${i}`,
     );

@@ -17,6 +17,7 @@ import {
 import { formatMicros, parseDateDays, parseTimestampMicros } from '../../activities/segment/time.js';
 import { buildEnvelope, envelopeHeaders, type EnvelopeInput } from '../../lib/envelope.js';
 import type { HeaderPair, RangeRecord, RawRangeRecord } from '../../lib/kafka.js';
+import { rawRecord } from '../helpers/record-batch.js';
 import {
   eventSettingsSchema,
   loadCatalog,
@@ -547,11 +548,13 @@ describe('encodeSegment: order_created, v1 and v2 across hours, with broken reco
 
   test('records with raw header bytes (readRawRange), added one by one, give the same files and rejections', () => {
     const raw = orderRecords.map((r): RawRangeRecord => ({
-      offset: r.offset,
+      ...rawRecord(
+        Object.entries(r.headers).map(([k, v]): HeaderPair => [Buffer.from(k), Buffer.from(v)]),
+        r.value,
+        r.offset,
+      ),
       timestamp: r.timestamp,
       key: r.key,
-      value: r.value,
-      rawHeaders: Object.entries(r.headers).map(([k, v]): HeaderPair => [Buffer.from(k), Buffer.from(v)]),
     }));
     const encoder = new SegmentEncoder({ type: orderType, validator, partition: 1 });
     for (const r of raw) encoder.add(r);
