@@ -1,11 +1,12 @@
 // Side effects of the Kafka → Parquet pipeline, built from injected clients. Each activity is
 // idempotent: a retry reads the same offsets and writes the same object keys.
 import { Context } from '@temporalio/activity';
-import type { Admin, Consumer, Producer } from '@platformatic/kafka';
+import type { Admin, Producer } from '@platformatic/kafka';
 import { PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { GetQueueUrlCommand, SendMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import type { Config } from '../lib/config.js';
-import { commitOffset, committedOffset, partitionBounds, readRange, readRawRange } from '../lib/kafka.js';
+import { commitOffset, committedOffset, partitionBounds, readRawRange } from '../lib/kafka.js';
+import type { RangeReader } from '../lib/kafka-fetch.js';
 import type { Logger } from '../lib/logger.js';
 import type { Catalog, EventType } from '../schemas/catalog.js';
 import type { EventValidator } from '../schemas/validator.js';
@@ -28,7 +29,7 @@ export interface PipelineDeps {
   catalog: Catalog;
   validator: EventValidator;
   admin: Admin;
-  reader: Consumer;
+  reader: RangeReader;
   dlqProducer: Producer<Buffer, Buffer, string, string>;
   s3: S3Client;
   sqs: SQSClient;
@@ -49,17 +50,20 @@ export function createPipelineActivities(deps: PipelineDeps) {
   };
 
   /** The timestamp of the record at `offset`, to know how long the oldest waiting record has waited. */
-  async function timestampAt(topic: string, partition: number, offset: bigint): Promise<bigint | undefined> {
-    for await (const chunk of readRange(reader, {
-      topic,
-      partition,
-      from: offset,
-      to: offset + 1n,
-      maxBytes: 64 * 1024,
-    })) {
-      return chunk[0]?.timestamp;
+  /**
+   * The timestamp of the first record a READ_COMMITTED reader sees in [from, to), or null when the
+   * range holds none: only records of aborted transactions and transaction markers.
+   */
+  async function firstTimestamp(
+    topic: string,
+    partition: number,
+    from: bigint,
+    to: bigint,
+  ): Promise<bigint | null> {
+    for await (const chunk of readRawRange(reader, { topic, partition, from, to, maxBytes: 64 * 1024 })) {
+      if (chunk[0]) return chunk[0].timestamp;
     }
-    return undefined;
+    return null;
   }
 
   return {
@@ -89,7 +93,7 @@ export function createPipelineActivities(deps: PipelineDeps) {
       let from = BigInt(input.from);
       let dataLoss: SegmentPlan['dataLoss'];
       // The oldest waiting record's timestamp does not change while we wait: read it once per `from`.
-      let oldest: { at: bigint; ts: bigint | undefined } | undefined;
+      let oldest: { at: bigint; ts: bigint | null } | undefined;
       for (;;) {
         Context.current().heartbeat();
         const { earliest, latest } = await partitionBounds(admin, t.topic, input.partition);
@@ -123,9 +127,12 @@ export function createPipelineActivities(deps: PipelineDeps) {
         if (waiting > 0n) {
           if (input.force) return plan(latest);
           if (oldest?.at !== from)
-            oldest = { at: from, ts: await timestampAt(t.topic, input.partition, from) };
+            oldest = { at: from, ts: await firstTimestamp(t.topic, input.partition, from, latest) };
           const ts = oldest.ts;
-          if (ts !== undefined && Date.now() - Number(ts) >= maxAgeSeconds * 1000) return plan(latest);
+          // Nothing readable waits (an aborted transaction and its marker): step over it at once,
+          // or the position would sit before it until maxRecords more records arrive.
+          if (ts === null) return plan(latest);
+          if (Date.now() - Number(ts) >= maxAgeSeconds * 1000) return plan(latest);
         }
         if (Date.now() >= deadline) return plan(from);
         await sleep(Math.min(500, Math.max(50, deadline - Date.now())));

@@ -10,6 +10,7 @@ import { createSqsClient } from '../../lib/aws.js';
 import { loadConfig, type Config } from '../../lib/config.js';
 import { buildEnvelope, envelopeHeaders } from '../../lib/envelope.js';
 import { createProducer } from '../../lib/kafka.js';
+import { createTransactionalProducer } from '../../lib/kafka-txn.js';
 import { createLogger } from '../../lib/logger.js';
 import { partitionForKey } from '../../proxy/partitioner.js';
 import { eventPipeline } from '../../workflows/event-pipeline.js';
@@ -234,4 +235,34 @@ test('pause stops new segments; resume moves what arrived meanwhile', async () =
   const rows = await rowsWhen((n) => n >= 430);
   assert.equal(rows.length, 430);
   assert.equal(new Set(rows.map((r) => r._event_id)).size, 430);
+});
+
+test('an aborted transaction at the end of a partition is stepped over at once; none of it reaches Parquet', async () => {
+  const producer = createTransactionalProducer(config, uniqueName('test.pipeline-abort'));
+  try {
+    const tx = await producer.beginTransaction();
+    await tx.send({
+      messages: [0, 1, 2].map((i) => ({
+        topic: `events.${TYPE}`,
+        partition: 2,
+        value: Buffer.from(JSON.stringify(order(2000 + i))),
+        headers: envelopeHeaders(
+          buildEnvelope(
+            { type: TYPE, dataschema: `urn:sluice:schema:${TYPE}:v2`, id: `aborted-${i}` },
+            new Date(),
+            '/test',
+          ),
+        ),
+      })),
+    });
+    await tx.abort();
+  } finally {
+    await producer.close();
+  }
+  // Four offsets wait (three records and the abort marker), far below maxRecords: without the
+  // step the position would stay before them until 150 more records arrived.
+  await caughtUp(20_000);
+  const rows = await readParquetRows(config, `events/${TYPE}/`);
+  assert.equal(rows.length, 430);
+  assert.ok(!rows.some((r) => String(r._event_id).startsWith('aborted-')));
 });

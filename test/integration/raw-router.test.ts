@@ -70,6 +70,30 @@ async function produceRaw(items: { partition: number; value: string; id: string 
   await producer.close();
 }
 
+/** Per partition of events.<TYPE>: Parquet rows, the pipeline's committed offset, stable end and high watermark. */
+async function pipelinePositions(): Promise<string> {
+  const topic = `events.${TYPE}`;
+  const rows = await readParquetRows(config, `events/${TYPE}/`);
+  const admin = createAdmin(config, 'test-diagnose');
+  try {
+    const lines: string[] = [];
+    for (let p = 0; p < 6; p++) {
+      const stable = await partitionBounds(admin, topic, p);
+      const [hw] = await admin.listOffsets({
+        topics: [{ name: topic, partitions: [{ partitionIndex: p, timestamp: -1n }] }],
+      });
+      lines.push(
+        `p${p}: ${rows.filter((r) => Number(r._kafka_partition) === p).length} rows, committed ` +
+          `${await committedOffset(admin, `sluice.${TYPE}`, topic, p)}, stable end ${stable.latest}, ` +
+          `high watermark ${hw?.partitions[0]?.offset}`,
+      );
+    }
+    return lines.join('\n');
+  } finally {
+    await admin.close();
+  }
+}
+
 /** Records of sluice.dlq (shared by every test) that came from this test's raw topic. */
 async function sharedDlq() {
   return (await readTopic(config, 'sluice.dlq')).filter(
@@ -300,7 +324,9 @@ test('a retried or killed routing attempt writes each range once; aborted record
     () => readParquetRows(config, `events/${TYPE}/`),
     (r) => r.length >= 40,
     'the pipeline to write the routed events',
-  );
+  ).catch(async (err: Error) => {
+    throw new Error(`${err.message.slice(0, 200)}…\n${await pipelinePositions()}`);
+  });
   await new Promise((r) => setTimeout(r, 2000));
   const after = await readParquetRows(config, `events/${TYPE}/`);
   assert.equal(after.length, 40, `rows: ${rows.length}`);
