@@ -2,7 +2,7 @@
 // JSON payload; every context attribute is a `ce_` header, so any CloudEvents SDK can read our
 // records as they are, and consumers that ignore headers still see plain JSON.
 import { randomUUID } from 'node:crypto';
-import { forEachHeader, type RawRangeRecord } from './kafka-records.js';
+import { Cursor, type RawRangeRecord } from './kafka-records.js';
 
 export interface EventEnvelope {
   specversion: '1.0';
@@ -237,33 +237,39 @@ export class RawEnvelopeReader {
   private readonly lastBytes: (Buffer | undefined)[] = ATTRIBUTE_HEADERS.map(() => undefined);
   private readonly lastText: string[] = ATTRIBUTE_HEADERS.map(() => '');
   private readonly get = (name: AttributeHeader): string | undefined => this.text(SLOT[name]);
-  private readonly visit = (
-    nameStart: number,
-    nameEnd: number,
-    valueStart: number,
-    valueEnd: number,
-  ): void => {
-    const candidates = BY_LENGTH[nameEnd - nameStart];
-    if (!candidates) return;
-    for (const i of candidates) {
-      // A later header of the same name wins, as in headerMap.
-      if (sameBytesAt(this.buf, nameStart, nameEnd, HEADER_NAMES[i]!)) {
-        this.starts[i] = valueStart;
-        this.ends[i] = valueEnd;
-        return;
-      }
-    }
-  };
+  private readonly cursor = new Cursor(EMPTY);
 
   read(record: RawRangeRecord): EventEnvelope {
-    this.starts.fill(undefined);
-    this.buf = record.headerBuf;
+    const { starts, ends, cursor: c } = this;
+    starts.fill(undefined);
+    const buf = record.headerBuf;
+    this.buf = buf;
+    c.reset(buf, record.headerStart);
     try {
-      forEachHeader(record, this.visit);
+      for (let h = 0; h < record.headerCount; h++) {
+        const nameLength = c.varint();
+        const nameStart = c.pos;
+        if (nameLength > 0) c.pos += nameLength;
+        const valueLength = c.varint();
+        const valueStart = c.pos;
+        if (valueLength > 0) c.pos += valueLength;
+        if (c.pos > buf.length) throw new EnvelopeError('headers', "the record's headers run past its end");
+        const candidates = nameLength > 0 ? BY_LENGTH[nameLength] : undefined;
+        if (!candidates) continue;
+        for (const i of candidates) {
+          // A later header of the same name wins, as in headerMap.
+          if (sameBytesAt(buf, nameStart, nameStart + nameLength, HEADER_NAMES[i]!)) {
+            starts[i] = valueLength < 0 ? -1 : valueStart;
+            ends[i] = valueStart + Math.max(valueLength, 0);
+            break;
+          }
+        }
+      }
       return envelopeOf(this.get);
     } finally {
       // The batch the record is a view of must not stay alive through this reader.
       this.buf = EMPTY;
+      c.reset(EMPTY, 0);
     }
   }
 

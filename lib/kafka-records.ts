@@ -43,12 +43,24 @@ const RECORDS_AT = 61;
  * A cursor over one batch's record bytes. Varints are zigzag-encoded (Kafka's record format);
  * lengths and deltas fit in 32 bits, the timestamp delta is read as a 64-bit varint.
  */
-class Cursor {
+export class Cursor {
   pos = 0;
-  constructor(readonly buf: Buffer) {}
+  constructor(public buf: Buffer) {}
+
+  /** Points the cursor at `pos` of `buf` (a reader reuses one cursor for many records). */
+  reset(buf: Buffer, pos: number): void {
+    this.buf = buf;
+    this.pos = pos;
+  }
 
   uvarint(): number {
     const { buf } = this;
+    // Most lengths and deltas fit one byte.
+    const first = buf[this.pos];
+    if (first !== undefined && first < 0x80) {
+      this.pos++;
+      return first;
+    }
     let result = 0;
     let shift = 0;
     for (;;) {
@@ -90,33 +102,6 @@ export function headerPairs(r: RawRangeRecord): HeaderPair[] {
   const out: HeaderPair[] = [];
   for (let i = 0; i < r.headerCount; i++) out.push([c.bytes(), c.bytes()]);
   return out;
-}
-
-/**
- * Walks the headers of a record: `visit(nameStart, nameEnd, valueStart, valueEnd)` per header in
- * record order, positions in `r.headerBuf`; valueStart is -1 for a null value.
- */
-export function forEachHeader(
-  r: RawRangeRecord,
-  visit: (nameStart: number, nameEnd: number, valueStart: number, valueEnd: number) => void,
-): void {
-  const c = new Cursor(r.headerBuf);
-  c.pos = r.headerStart;
-  for (let i = 0; i < r.headerCount; i++) {
-    const nameLength = c.varint();
-    const nameStart = c.pos;
-    if (nameLength > 0) c.pos += nameLength;
-    const valueLength = c.varint();
-    const valueStart = c.pos;
-    if (valueLength > 0) c.pos += valueLength;
-    if (c.pos > r.headerBuf.length) throw new RecordBatchError('a header runs past its record');
-    visit(
-      nameStart,
-      nameStart + Math.max(nameLength, 0),
-      valueLength < 0 ? -1 : valueStart,
-      valueStart + Math.max(valueLength, 0),
-    );
-  }
 }
 
 export interface AbortedTransaction {
