@@ -4,7 +4,7 @@
 import { Admin, FetchIsolationLevels, Producer, type BaseOptions, type Broker } from '@platformatic/kafka';
 import type { Config } from './config.js';
 import { RangeReader } from './kafka-fetch.js';
-import { headerPairs, parseRecordBatches, type HeaderPair, type RawRangeRecord } from './kafka-records.js';
+import { headerPairs, recordBatches, type HeaderPair, type RawRangeRecord } from './kafka-records.js';
 
 export { RangeReader } from './kafka-fetch.js';
 export { headerPairs, type HeaderPair, type RawRangeRecord } from './kafka-records.js';
@@ -113,7 +113,7 @@ export interface RangeOptions {
 }
 
 /**
- * Yields the records of `[from, to)` of one partition, in offset order, in fetch-sized chunks.
+ * Yields the records of `[from, to)` of one partition, in offset order, a record batch at a time.
  * Offsets missing inside the range (compaction, transaction markers) are skipped, not waited for.
  * Reads committed data only (READ_COMMITTED): the broker stops at the last stable offset, and the
  * records of aborted transactions are dropped here, as the Java consumer does (the client's own
@@ -159,13 +159,17 @@ export async function* readRawRange(
   };
   let offset = from;
   while (offset < to) {
-    // The response is parsed in fetchChunk, so this generator holds only the chunk, and lets it go
-    // before the next fetch: otherwise two chunks of records (with all the Buffers the client made)
-    // are alive at once and survive into the old generation.
-    let chunk: FetchedChunk | undefined = await fetchChunk(reader, target, opts, offset);
-    offset = chunk.next;
-    if (chunk.records.length) yield chunk.records;
-    chunk = undefined;
+    const batches = await fetchBatches(reader, target, opts, offset);
+    // Batch by batch (see recordBatches): a batch's records are worked through by the caller
+    // before the next batch is decoded.
+    for (;;) {
+      const step = batches.next();
+      if (step.done) {
+        offset = step.value;
+        break;
+      }
+      yield step.value;
+    }
   }
 }
 
@@ -176,19 +180,16 @@ interface FetchTarget {
   leaderEpoch: number;
 }
 
-interface FetchedChunk {
-  records: RawRangeRecord[];
-  /** Where the next fetch starts. */
-  next: bigint;
-}
-
-/** One Fetch at `offset`: the records of the range in it (maybe none) and where to go on. */
-async function fetchChunk(
+/**
+ * One Fetch at `offset`: the records of the range in it, batch by batch (maybe none), returning
+ * where to go on.
+ */
+async function fetchBatches(
   reader: RangeReader,
   target: FetchTarget,
   opts: RangeOptions,
   offset: bigint,
-): Promise<FetchedChunk> {
+): Promise<Generator<RawRangeRecord[], bigint, undefined>> {
   const { topic, partition, to } = opts;
   const part = await reader.fetchPartition({
     broker: target.broker,
@@ -234,9 +235,9 @@ async function fetchChunk(
         },
       );
     }
-    return { records: [], next: offset };
+    return recordBatches(Buffer.alloc(0), offset, to);
   }
-  return parseRecordBatches(part.records, offset, to, part.abortedTransactions);
+  return recordBatches(part.records, offset, to, part.abortedTransactions);
 }
 
 // Kafka's special ListOffsets timestamps.
