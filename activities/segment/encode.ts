@@ -143,8 +143,7 @@ export class RecordDecoder {
     const { type } = this;
     let envelope: EventEnvelope;
     try {
-      envelope =
-        'headerBuf' in record ? this.envelopes.read(record) : readEnvelope(record.headers);
+      envelope = 'headerBuf' in record ? this.envelopes.read(record) : readEnvelope(record.headers);
     } catch (e) {
       if (e instanceof EnvelopeError)
         return { ok: false, errorCode: 'INVALID_EVENT', reason: `broken envelope: ${e.message}` };
