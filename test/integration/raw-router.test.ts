@@ -5,9 +5,8 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { MockActivityEnvironment } from '@temporalio/testing';
-import { Client, Connection } from '@temporalio/client';
-import { DefaultLogger, Runtime } from '@temporalio/worker';
-import { loadConfig, type Config } from '../../lib/config.js';
+import type { Client } from '@temporalio/client';
+import type { Config } from '../../lib/config.js';
 import { buildEnvelope, envelopeHeaders } from '../../lib/envelope.js';
 import { committedOffset, createAdmin, createProducer, partitionBounds } from '../../lib/kafka.js';
 import { createTransactionalProducer } from '../../lib/kafka-txn.js';
@@ -23,19 +22,18 @@ import { eventPipeline } from '../../workflows/event-pipeline.js';
 import { rawRouter, rawRouterWorkflowId } from '../../workflows/raw-router.js';
 import { rawRouterStatusQuery } from '../../workflows/replay-signals.js';
 import { createPipelineDeps } from '../../workers/pipeline-deps.js';
-import { createPipelineWorkers, workflowsPath } from '../../workers/pipeline-worker.js';
 import { isolatedCatalog, type IsolatedCatalog } from '../helpers/catalog.js';
 import { readTopic } from '../helpers/kafka-read.js';
 import { uniqueName } from '../helpers/names.js';
+import { startPipelineWorker, testPlatform, type TestPlatform } from '../helpers/platform.js';
 import { readParquetRows } from '../helpers/s3-parquet.js';
 import { eventually } from '../helpers/wait.js';
 
+let platform: TestPlatform;
 let config: Config;
 let cat: IsolatedCatalog;
 let client: Client;
-let connection: Connection;
-let worker: Awaited<ReturnType<typeof createPipelineWorkers>>;
-let running: Promise<unknown>;
+let worker: { stop(): Promise<void> };
 let APP: string;
 let TYPE: string;
 let deps: ReturnType<typeof createPipelineDeps>;
@@ -102,42 +100,25 @@ async function sharedDlq() {
 }
 
 before(async () => {
-  Runtime.install({ logger: new DefaultLogger('WARN') });
-  const base = loadConfig();
-  config = {
-    ...base,
-    pipeline: { ...base.pipeline, taskQueue: uniqueName('test-raw-router'), idleWaitMs: 1000 },
-  };
+  platform = await testPlatform('raw-router');
+  ({ config, client } = platform);
   cat = await isolatedCatalog(config, { flush: { maxRecords: 100, maxAgeSeconds: 1 } });
   APP = cat.app('consumer-ios');
   TYPE = cat.type('mobile_page_load');
-  worker = await createPipelineWorkers(config, cat.catalog, createLogger('test-worker', 'warn'), {
-    workflowsPath,
-  });
-  running = worker.run();
-  connection = await Connection.connect({ address: config.temporal.address });
-  client = new Client({ connection, namespace: config.temporal.namespace });
+  worker = await startPipelineWorker(platform, cat.catalog);
   deps = createPipelineDeps(config, cat.catalog, createLogger('test-deps', 'warn'));
   activities = createRawRouterActivities(deps);
 });
 
 after(async () => {
-  for (const id of [
+  await worker.stop();
+  await deps.close();
+  await cat.cleanup(config);
+  await platform.close([
     rawRouterWorkflowId(APP),
     `pipeline/${TYPE}`,
     ...[0, 1, 2, 3, 4, 5].map((p) => `pipeline/${TYPE}/p${p}`),
-  ]) {
-    await client.workflow
-      .getHandle(id)
-      .terminate('test over')
-      .catch(() => undefined);
-  }
-  worker.shutdown();
-  await running;
-  await worker.close();
-  await deps.close();
-  await connection.close();
-  await cat.cleanup(config);
+  ]);
 });
 
 test('valid raw events reach events.<type> with the proxy envelope; invalid ones reach the DLQs with reasons', async () => {

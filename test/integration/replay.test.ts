@@ -3,15 +3,11 @@
 // replay step writes nothing twice, and archived files reload into the warehouse via the loader.
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { MockActivityEnvironment } from '@temporalio/testing';
-import { Client, Connection } from '@temporalio/client';
-import { DefaultLogger, Runtime } from '@temporalio/worker';
+import type { Client } from '@temporalio/client';
 import { createS3Client } from '../../lib/aws.js';
-import { loadConfig, type Config } from '../../lib/config.js';
+import type { Config } from '../../lib/config.js';
 import { buildEnvelope, envelopeHeaders } from '../../lib/envelope.js';
 import { createAdmin, createProducer } from '../../lib/kafka.js';
 import { createLogger } from '../../lib/logger.js';
@@ -21,24 +17,24 @@ import { createReplayActivities } from '../../activities/replay.js';
 import type { ReplayChunkResult } from '../../activities/replay-types.js';
 import { replay, type ReplayInput } from '../../workflows/replay.js';
 import { replayStatusQuery } from '../../workflows/replay-signals.js';
-import { createLoaderWorker } from '../../workers/loader-worker.js';
 import { createPipelineDeps } from '../../workers/pipeline-deps.js';
-import { createPipelineWorkers, workflowsPath } from '../../workers/pipeline-worker.js';
 import { isolatedCatalog, type IsolatedCatalog } from '../helpers/catalog.js';
 import { orderData } from '../helpers/events.js';
 import { readTopic } from '../helpers/kafka-read.js';
 import { uniqueName } from '../helpers/names.js';
-import { freePort } from '../helpers/net.js';
+import {
+  startLoaderWorker,
+  startPipelineWorker,
+  testPlatform,
+  type TestPlatform,
+} from '../helpers/platform.js';
 import { putSegment, type TestEvent } from '../helpers/segments.js';
 
+let platform: TestPlatform;
 let config: Config;
 let cat: IsolatedCatalog;
-let dir: string;
 let client: Client;
-let connection: Connection;
-let worker: Awaited<ReturnType<typeof createPipelineWorkers>>;
-let loader: Awaited<ReturnType<typeof createLoaderWorker>>;
-let running: Promise<unknown>[];
+let workers: { stop(): Promise<void> }[];
 let TYPE: string;
 const topics: string[] = [];
 
@@ -93,44 +89,23 @@ async function runReplay(
 }
 
 before(async () => {
-  Runtime.install({ logger: new DefaultLogger('WARN') });
-  dir = mkdtempSync(join(tmpdir(), 'sluice-replay-'));
-  const base = loadConfig();
-  config = {
-    ...base,
-    warehouse: {
-      ...base.warehouse,
-      duckdbPath: join(dir, 'warehouse.duckdb'),
-      taskQueue: uniqueName('test-replay-loader'),
-      queryPort: await freePort(),
-    },
-    pipeline: { ...base.pipeline, taskQueue: uniqueName('test-replay'), idleWaitMs: 1000 },
-  };
+  platform = await testPlatform('replay');
+  ({ config, client } = platform);
   cat = await isolatedCatalog(config);
   TYPE = cat.type('order_created');
-  worker = await createPipelineWorkers(config, cat.catalog, createLogger('test-worker', 'warn'), {
-    workflowsPath,
-  });
-  loader = await createLoaderWorker(config, cat.catalog, createLogger('test-loader', 'warn'), {
-    worker: { workflowsPath },
-  });
-  running = [worker.run(), loader.run()];
-  connection = await Connection.connect({ address: config.temporal.address });
-  client = new Client({ connection, namespace: config.temporal.namespace });
+  workers = [
+    await startPipelineWorker(platform, cat.catalog),
+    await startLoaderWorker(platform, cat.catalog),
+  ];
 });
 
 after(async () => {
-  worker.shutdown();
-  loader.shutdown();
-  await Promise.all(running);
-  await worker.close();
-  await loader.close();
-  await connection.close();
+  await Promise.all(workers.map((w) => w.stop()));
   const admin = createAdmin(config);
   await admin.deleteTopics({ topics }).catch(() => undefined);
   await admin.close();
   await cat.cleanup(config);
-  rmSync(dir, { recursive: true, force: true });
+  await platform.close();
 });
 
 test('replay from Kafka by timestamp onto a topic: exactly the events after the time, with ce_replay; a retried step writes nothing', async () => {
