@@ -5,7 +5,13 @@ import type { Admin, Producer } from '@platformatic/kafka';
 import { PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { GetQueueUrlCommand, SendMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import type { Config } from '../lib/config.js';
-import { commitOffset, committedOffset, partitionBounds, readRawRange } from '../lib/kafka.js';
+import {
+  commitOffset,
+  committedOffset,
+  partitionBounds,
+  readRangeChunks,
+  readRawRange,
+} from '../lib/kafka.js';
 import type { RangeReader } from '../lib/kafka-fetch.js';
 import type { Logger } from '../lib/logger.js';
 import type { Catalog, EventType } from '../schemas/catalog.js';
@@ -22,7 +28,8 @@ import type {
   WriteInput,
 } from './pipeline-types.js';
 import { s3ObjectCreatedEvent } from './s3-notice.js';
-import { SegmentEncoder, segmentObjectKey } from './segment/encode.js';
+import { segmentObjectKey, type RejectedRecord, type SegmentGroup } from './segment/encode.js';
+import { inlineEncoders, type SegmentEncoders } from './segment/encode-pool.js';
 
 export interface PipelineDeps {
   config: Config;
@@ -34,6 +41,8 @@ export interface PipelineDeps {
   s3: S3Client;
   sqs: SQSClient;
   logger: Logger;
+  /** Where segments are decoded and encoded (pipeline.encodeThreads); default: inline. */
+  encoders?: SegmentEncoders;
   onDataLoss?: (eventType: string, partition: number, lost: bigint) => void;
 }
 
@@ -41,6 +50,7 @@ const sleep = (ms: number): Promise<void> => Context.current().sleep(ms);
 
 export function createPipelineActivities(deps: PipelineDeps) {
   const { config, catalog, admin, reader } = deps;
+  const encoders = deps.encoders ?? inlineEncoders(deps.validator);
   const queueUrls = new Map<string, string>();
 
   const typeOf = (name: string): EventType => {
@@ -144,31 +154,36 @@ export function createPipelineActivities(deps: PipelineDeps) {
       const t = typeOf(input.eventType);
       const from = BigInt(input.from);
       const planned = BigInt(input.to);
-      // Records are decoded and appended as each fetch arrives, so only one chunk of them is alive.
-      const encoder = new SegmentEncoder({ type: t, validator: deps.validator, partition: input.partition });
-      let bytes = 0;
-      let end = planned;
-      // The byte limit cuts at a record boundary; offsets never change, so a retry cuts at the same place.
-      outer: for await (const chunk of readRawRange(reader, {
-        topic: t.topic,
+      // Each fetch's batches are decoded and encoded as it arrives (on an encode thread unless
+      // pipeline.encodeThreads is 0), so only one fetch of records is alive at a time.
+      const segment = encoders.open({
+        type: t,
         partition: input.partition,
-        from,
-        to: planned,
-      })) {
-        Context.current().heartbeat({ offset: chunk[chunk.length - 1]?.offset.toString() });
-        for (const r of chunk) {
-          const size = (r.value?.length ?? 0) + (r.key?.length ?? 0);
-          if (encoder.records > 0 && bytes + size > t.settings.flush.maxBytes) {
-            end = r.offset;
-            break outer;
+        maxBytes: t.settings.flush.maxBytes,
+      });
+      let end = planned;
+      let groups: SegmentGroup[];
+      let rejected: RejectedRecord[];
+      try {
+        for await (const chunk of readRangeChunks(reader, {
+          topic: t.topic,
+          partition: input.partition,
+          from,
+          to: planned,
+        })) {
+          const progress = await segment.add(chunk);
+          Context.current().heartbeat({ offset: progress.lastOffset?.toString() });
+          // The byte limit cut the segment here; the rest of the range is the next segment's.
+          if (progress.cutAt !== undefined) {
+            end = progress.cutAt;
+            break;
           }
-          encoder.add(r);
-          bytes += size;
         }
-        // The loop keeps `chunk` while the next fetch is awaited: let its records go now.
-        chunk.length = 0;
+        ({ groups, rejected } = await segment.finish());
+      } catch (err) {
+        segment.discard();
+        throw err;
       }
-      const { groups, rejected } = encoder.finish();
       const objects: SegmentObject[] = [];
       for (const g of groups) {
         const key = segmentObjectKey(t.name, g, input.partition, from, end);

@@ -299,6 +299,15 @@ const pipelineSchema = z
       .describe(
         'Activities one worker runs at once. Each partition holds one (a long-poll) while idle, so this must exceed partitions × types; mostly I/O waits.',
       ),
+    encodeThreads: z
+      .number()
+      .int()
+      .min(0)
+      .max(64)
+      .default(1)
+      .describe(
+        'Threads that decode, validate and encode segments to Parquet; 0 = on the main thread. A thread has a small heap of its own, so its garbage collections stay cheap (the main thread holds Temporal and the AWS SDK).',
+      ),
     notifyObjects: z
       .boolean()
       .default(true)

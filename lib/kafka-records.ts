@@ -208,6 +208,20 @@ export function* recordBatches(
   return next;
 }
 
+/** The offset after the last whole batch in `data` (where the next fetch starts), or `from`. */
+export function wholeBatchesEnd(data: Buffer, from: bigint): bigint {
+  let next = from;
+  let at = 0;
+  while (data.length - at >= RECORDS_AT) {
+    const size = BATCH_OVERHEAD + data.readInt32BE(at + BATCH_LENGTH_AT);
+    if (at + size > data.length) break;
+    const end = data.readBigInt64BE(at) + BigInt(data.readInt32BE(at + LAST_OFFSET_DELTA_AT)) + 1n;
+    if (end > next) next = end;
+    at += size;
+  }
+  return next;
+}
+
 /** recordBatches, all at once. */
 export function parseRecordBatches(
   data: Buffer,

@@ -4,7 +4,14 @@
 import { Admin, FetchIsolationLevels, Producer, type BaseOptions, type Broker } from '@platformatic/kafka';
 import type { Config } from './config.js';
 import { RangeReader } from './kafka-fetch.js';
-import { headerPairs, recordBatches, type HeaderPair, type RawRangeRecord } from './kafka-records.js';
+import {
+  headerPairs,
+  recordBatches,
+  wholeBatchesEnd,
+  type AbortedTransaction,
+  type HeaderPair,
+  type RawRangeRecord,
+} from './kafka-records.js';
 
 export { RangeReader } from './kafka-fetch.js';
 export { headerPairs, type HeaderPair, type RawRangeRecord } from './kafka-records.js';
@@ -137,6 +144,28 @@ export async function* readRawRange(
   reader: RangeReader,
   opts: RangeOptions,
 ): AsyncGenerator<RawRangeRecord[]> {
+  for await (const chunk of readRangeChunks(reader, opts)) {
+    // Batch by batch (see recordBatches): a batch's records are worked through by the caller
+    // before the next batch is decoded.
+    yield* recordBatches(chunk.data, chunk.from, chunk.to, chunk.aborted);
+  }
+}
+
+/** One fetch's record batches of a range, undecoded (lib/kafka-records.ts reads them). */
+export interface RangeChunk {
+  /** Whole record batches, the first may start before `from`, the last may end after `to`. */
+  data: Buffer;
+  /** The range's part this chunk covers: records of [from, to) are the caller's. */
+  from: bigint;
+  to: bigint;
+  /** Where the next chunk starts: after the last whole batch. */
+  next: bigint;
+  /** The aborted transactions the broker listed for this fetch (READ_COMMITTED). */
+  aborted: AbortedTransaction[];
+}
+
+/** readRawRange's fetches, their batches left undecoded (for a thread that decodes them). */
+export async function* readRangeChunks(reader: RangeReader, opts: RangeOptions): AsyncGenerator<RangeChunk> {
   const { topic, partition, from, to } = opts;
   if (to <= from) return;
   const metadata = await reader.metadata({ topics: [topic] });
@@ -159,17 +188,9 @@ export async function* readRawRange(
   };
   let offset = from;
   while (offset < to) {
-    const batches = await fetchBatches(reader, target, opts, offset);
-    // Batch by batch (see recordBatches): a batch's records are worked through by the caller
-    // before the next batch is decoded.
-    for (;;) {
-      const step = batches.next();
-      if (step.done) {
-        offset = step.value;
-        break;
-      }
-      yield step.value;
-    }
+    const chunk = await fetchChunk(reader, target, opts, offset);
+    offset = chunk.next;
+    if (chunk.data.length) yield chunk;
   }
 }
 
@@ -180,16 +201,13 @@ interface FetchTarget {
   leaderEpoch: number;
 }
 
-/**
- * One Fetch at `offset`: the records of the range in it, batch by batch (maybe none), returning
- * where to go on.
- */
-async function fetchBatches(
+/** One Fetch at `offset`: its record batches (maybe none) and where to go on. */
+async function fetchChunk(
   reader: RangeReader,
   target: FetchTarget,
   opts: RangeOptions,
   offset: bigint,
-): Promise<Generator<RawRangeRecord[], bigint, undefined>> {
+): Promise<RangeChunk> {
   const { topic, partition, to } = opts;
   const part = await reader.fetchPartition({
     broker: target.broker,
@@ -235,9 +253,15 @@ async function fetchBatches(
         },
       );
     }
-    return recordBatches(Buffer.alloc(0), offset, to);
+    return { data: Buffer.alloc(0), from: offset, to, next: offset, aborted: [] };
   }
-  return recordBatches(part.records, offset, to, part.abortedTransactions);
+  return {
+    data: part.records,
+    from: offset,
+    to,
+    next: wholeBatchesEnd(part.records, offset),
+    aborted: part.abortedTransactions,
+  };
 }
 
 // Kafka's special ListOffsets timestamps.

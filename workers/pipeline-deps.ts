@@ -9,6 +9,7 @@ import type { RawRouterDeps } from '../activities/raw-router.js';
 import type { ReplayDeps } from '../activities/replay.js';
 import type { Catalog } from '../schemas/catalog.js';
 import { EventValidator } from '../schemas/validator.js';
+import { segmentEncoders } from '../activities/segment/encode-pool.js';
 
 export function createPipelineDeps(
   config: Config,
@@ -23,10 +24,13 @@ export function createPipelineDeps(
   const sqs = createSqsClient(config);
   // Raw router and replays: one transactional producer per (app, partition) or (replay, lane).
   const txn = new TransactionalProducers(config, admin);
+  const validator = new EventValidator(catalog);
+  const encoders = segmentEncoders(config.pipeline.encodeThreads, { catalog, validator, logger });
   return {
     config,
     catalog,
-    validator: new EventValidator(catalog),
+    validator,
+    encoders,
     admin,
     reader,
     dlqProducer,
@@ -36,6 +40,7 @@ export function createPipelineDeps(
     logger,
     close: async () => {
       await txn.close();
+      await encoders.close();
       await Promise.allSettled([admin.close(), reader.close(), dlqProducer.close()]);
       s3.destroy();
       sqs.destroy();
