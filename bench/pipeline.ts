@@ -79,6 +79,8 @@ import {
 // Set only in the worker process this bench starts (see startWorkerProcess).
 const CHILD_CATALOG_ENV = 'SLUICE_BENCH_PIPELINE_CATALOG';
 const CHILD_QUEUE_ENV = 'SLUICE_BENCH_PIPELINE_QUEUE';
+// The profiled round encodes on the main thread (encodeThreads 0), where the profiler looks.
+const CHILD_INLINE_ENV = 'SLUICE_BENCH_PIPELINE_INLINE';
 const READY_TIMEOUT_MS = 120_000;
 const TARGET_PER_CORE = 50_000;
 const PRELOAD_BATCH = 1000;
@@ -104,7 +106,12 @@ function isToWorker(m: unknown): m is ToWorker {
 
 function workerConfig(base: Config, taskQueue: string): Config {
   // Per-activity logs would measure pino, not the pipeline.
-  return { ...base, logLevel: 'warn', pipeline: { ...base.pipeline, taskQueue, idleWaitMs: 1000 } };
+  const encodeThreads = process.env[CHILD_INLINE_ENV] ? 0 : base.pipeline.encodeThreads;
+  return {
+    ...base,
+    logLevel: 'warn',
+    pipeline: { ...base.pipeline, taskQueue, idleWaitMs: 1000, encodeThreads },
+  };
 }
 
 /**
@@ -161,11 +168,17 @@ async function startWorkerProcess(
   catalogDir: string,
   taskQueue: string,
   nodeArgs: string[],
+  inline = false,
 ): Promise<WorkerProcess> {
   const started = performance.now();
   const child = spawn(process.execPath, [...nodeArgs, '--import', 'tsx', fileURLToPath(import.meta.url)], {
     cwd: projectRoot(),
-    env: { ...process.env, [CHILD_CATALOG_ENV]: catalogDir, [CHILD_QUEUE_ENV]: taskQueue },
+    env: {
+      ...process.env,
+      [CHILD_CATALOG_ENV]: catalogDir,
+      [CHILD_QUEUE_ENV]: taskQueue,
+      ...(inline ? { [CHILD_INLINE_ENV]: '1' } : {}),
+    },
     stdio: ['pipe', 'inherit', 'inherit', 'ipc'],
   });
   const pid = child.pid ?? fail('could not start the worker process');
@@ -360,8 +373,8 @@ type StackService = 'kafka' | 'temporal' | 's3' | 'sqs';
 const THREAD_GROUPS = ['main', 'helpers', 'temporal', 'workflows'] as const;
 type ThreadGroup = (typeof THREAD_GROUPS)[number];
 const THREAD_LABEL: Record<ThreadGroup, string> = {
-  main: 'main thread (activities: read, decode, encode, upload)',
-  helpers: 'other Node threads (V8 GC and compiler helpers, libuv pool)',
+  main: 'main thread (activities: fetch, upload, DLQ; decode and encode too when encodeThreads is 0)',
+  helpers: 'other Node threads (encode threads, V8 GC and compiler helpers, libuv pool)',
   temporal: 'Temporal core (Rust runtime threads)',
   workflows: 'workflow threads (the workflow sandboxes)',
 };
@@ -612,7 +625,7 @@ async function runPipeline(
 ): Promise<PipelineResult> {
   const bounds = await topicBounds(config, type);
   const taskQueue = uniqueName('bench-pipeline');
-  const worker = await startWorkerProcess(iso.dir, taskQueue, opts.workerNodeArgs);
+  const worker = await startWorkerProcess(iso.dir, taskQueue, opts.workerNodeArgs, profileFile !== null);
   const admin = createAdmin(config, 'bench-pipeline-poll');
   let started = false;
   try {
@@ -701,11 +714,14 @@ const isFn = (f: CallFrame, name: string, file: string): boolean =>
 /** The stages of a segment, by a frame that is on the stack while each runs. */
 const STAGES: Stage[] = [
   [
-    'Kafka fetch responses parsed (@platformatic/kafka, lz4 included)',
-    (f) => f.functionName === 'parseResponse' && f.url.includes('@platformatic/kafka'),
+    'Kafka fetch responses parsed (lib/kafka-fetch.ts)',
+    (f) => isFn(f, 'parseResponse', 'lib/kafka-fetch.ts'),
+  ],
+  [
+    'Record batches read (recordBatches, lz4 included)',
+    (f) => isFn(f, 'recordBatches', 'lib/kafka-records.ts'),
   ],
   ['… lz4 decompression', (f) => f.functionName === 'lz4Decompress'],
-  ['readRawRange (lib/kafka.ts)', (f) => f.url.endsWith('lib/kafka.ts')],
   [
     'RecordDecoder.decode: envelope, UTF-8 + JSON.parse, validation (encode.ts)',
     (f) => isFn(f, 'decode', 'activities/segment/encode.ts'),
@@ -876,7 +892,8 @@ function profileSection(env: Env): string {
   }
   const p = env.profiled.pipeline;
   return [
-    `One extra round (not counted above) with the worker's main thread — where the activities run — under the V8 CPU`,
+    `One extra round (not counted above) with \`pipeline.encodeThreads\` = 0, so decoding and encoding run on the worker's main`,
+    `thread with the rest of the activities, under the V8 CPU`,
     `profiler (the \`--cpu-prof\` sampler, 1 ms interval, started through \`node:inspector\` at the workflow start and stopped`,
     `when the offsets were committed, so the start-up bundling of the workflows stays out). That round: ${int(p.eventsPerSec)} events/s,`,
     `${int(p.eventsPerCpuSecond)} events per worker CPU second (the profiler costs some); worker CPU ${dec(2)(p.workerCpuSeconds)} s, of which the main`,
@@ -942,7 +959,7 @@ ${rate.toFixed(2)}× its events/s and ${perCpu.toFixed(2)}× its events per CPU 
   maxAgeSeconds=${f.maxAgeSeconds} (the default is 60; the preloaded records are older than that anyway, so a partition's last
   segment is written at once instead of after a minute of waiting); Parquet ZSTD (the default)
 - Worker: one process, \`createPipelineWorkers()\` of \`workers/pipeline-worker.ts\` (workflows bundled from source),
-  maxConcurrentActivities=${env.config.pipeline.maxConcurrentActivities}, notifyObjects=${env.config.pipeline.notifyObjects}, logLevel=warn
+  maxConcurrentActivities=${env.config.pipeline.maxConcurrentActivities}, encodeThreads=${env.config.pipeline.encodeThreads}, notifyObjects=${env.config.pipeline.notifyObjects}, logLevel=warn
 - ${rounds.length} rounds, each on a fresh isolated catalog, alternating which of the two goes first; medians over rounds
 
 ## Results

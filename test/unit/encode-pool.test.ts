@@ -1,0 +1,133 @@
+// The encode threads (pipeline.encodeThreads) against encoding inline: the same Parquet bytes, the
+// same rejects (with their key and value as Buffers again), the same cut at the byte limit, segments
+// interleaved on one thread kept apart, and a clear failure for a type the thread does not know.
+import assert from 'node:assert/strict';
+import { after, test } from 'node:test';
+import type { ChunkInput } from '../../activities/segment/chunk-encoder.js';
+import type { EncodedSegment } from '../../activities/segment/encode.js';
+import { EncodePool, inlineEncoders, type SegmentEncoders } from '../../activities/segment/encode-pool.js';
+import { buildEnvelope, envelopeHeaders } from '../../lib/envelope.js';
+import { wholeBatchesEnd, type HeaderPair } from '../../lib/kafka-records.js';
+import { createLogger } from '../../lib/logger.js';
+import { loadCatalog, type EventType } from '../../schemas/catalog.js';
+import { EventValidator } from '../../schemas/validator.js';
+import { orderData } from '../helpers/events.js';
+import { recordBatch, type BatchRecord } from '../helpers/record-batch.js';
+
+const catalog = loadCatalog();
+const validator = new EventValidator(catalog);
+const orderType: EventType = catalog.types.get('order_created')!;
+const pool = new EncodePool(1, catalog, createLogger('test-encode-pool', 'warn'));
+const inline = inlineEncoders(validator);
+after(() => pool.close());
+
+/** Order events n = first … first+count-1; every tenth is invalid (a negative quantity). */
+function orders(first: number, count: number): BatchRecord[] {
+  return Array.from({ length: count }, (_, i) => {
+    const n = first + i;
+    const data = orderData(n, {
+      placed_at: `2026-11-25T1${n % 3}:00:00Z`,
+      ...(n % 10 === 9 ? { items: [{ sku: 'taco', quantity: -1, unit_price_cents: 450 }] } : {}),
+    });
+    const env = buildEnvelope(
+      {
+        type: 'order_created',
+        dataschema: 'urn:sluice:schema:order_created:v2',
+        id: `e-${n}`,
+        time: data.placed_at,
+      },
+      new Date('2026-11-25T14:00:00Z'),
+      '/test',
+    );
+    return {
+      key: Buffer.from(data.order_id),
+      value: Buffer.from(JSON.stringify(data)),
+      headers: Object.entries(envelopeHeaders(env)).map(([k, v]): HeaderPair => [
+        Buffer.from(k),
+        Buffer.from(v),
+      ]),
+    };
+  });
+}
+
+/** Fetch-like chunks of lz4 batches of 50 records each, covering [0, total). */
+function chunks(total: number, batchesPerChunk = 3): ChunkInput[] {
+  const out: ChunkInput[] = [];
+  for (let at = 0; at < total; at += 50 * batchesPerChunk) {
+    const parts: Buffer[] = [];
+    for (let b = at; b < Math.min(total, at + 50 * batchesPerChunk); b += 50)
+      parts.push(
+        recordBatch(orders(b, Math.min(50, total - b)), { baseOffset: BigInt(b), compression: 'lz4' }),
+      );
+    const data = Buffer.concat(parts);
+    assert.equal(wholeBatchesEnd(data, BigInt(at)), BigInt(Math.min(total, at + 50 * batchesPerChunk)));
+    out.push({ data, from: BigInt(at), to: BigInt(total), aborted: [] });
+  }
+  return out;
+}
+
+async function encode(
+  encoders: SegmentEncoders,
+  input: ChunkInput[],
+  maxBytes = 64 * 1024 * 1024,
+  partition = 2,
+) {
+  const s = encoders.open({ type: orderType, partition, maxBytes });
+  let cutAt: bigint | undefined;
+  for (const c of input) {
+    const p = await s.add(c);
+    cutAt ??= p.cutAt;
+  }
+  return { segment: await s.finish(), cutAt };
+}
+
+const comparable = (s: EncodedSegment) => ({
+  groups: s.groups.map((g) => ({ ...g, bytes: Buffer.from(g.bytes).toString('base64') })),
+  rejected: s.rejected.map((r) => ({ ...r, record: { ...r.record, value: r.record.value?.toString() } })),
+});
+
+test('an encode thread writes the same files and rejects as encoding inline', async () => {
+  const input = chunks(400);
+  const [threaded, local] = [await encode(pool, input), await encode(inline, input)];
+  assert.equal(
+    threaded.segment.groups.reduce((n, g) => n + g.rows, 0),
+    360,
+  );
+  assert.equal(threaded.segment.rejected.length, 40);
+  assert.ok(Buffer.isBuffer(threaded.segment.rejected[0]!.record.value), 'rejected values are Buffers again');
+  assert.deepEqual(comparable(threaded.segment), comparable(local.segment));
+});
+
+test('the byte limit cuts at the same offset on a thread as inline; later chunks are ignored', async () => {
+  const input = chunks(400, 1);
+  const threaded = await encode(pool, input, 20_000);
+  const local = await encode(inline, input, 20_000);
+  assert.ok(threaded.cutAt !== undefined && threaded.cutAt > 0n && threaded.cutAt < 400n);
+  assert.equal(threaded.cutAt, local.cutAt);
+  assert.deepEqual(comparable(threaded.segment), comparable(local.segment));
+  const rows = threaded.segment.groups.reduce((n, g) => n + g.rows, 0) + threaded.segment.rejected.length;
+  assert.equal(BigInt(rows), threaded.cutAt);
+});
+
+test('segments interleaved on one thread stay apart', async () => {
+  const a = pool.open({ type: orderType, partition: 0, maxBytes: 1 << 26 });
+  const b = pool.open({ type: orderType, partition: 1, maxBytes: 1 << 26 });
+  const [ca, cb] = [chunks(300), chunks(150)];
+  for (let i = 0; i < Math.max(ca.length, cb.length); i++) {
+    if (ca[i]) await a.add(ca[i]!);
+    if (cb[i]) await b.add(cb[i]!);
+  }
+  const [sa, sb] = [await a.finish(), await b.finish()];
+  assert.deepEqual(comparable(sa), comparable((await encode(inline, chunks(300), undefined, 0)).segment));
+  assert.deepEqual(comparable(sb), comparable((await encode(inline, chunks(150), undefined, 1)).segment));
+  assert.equal(sa.groups.reduce((n, g) => n + g.rows, 0) + sa.rejected.length, 300);
+});
+
+test('a type the thread does not know fails the segment with a clear message', async () => {
+  const s = pool.open({ type: { ...orderType, name: 'no_such_type' }, partition: 0, maxBytes: 1 << 26 });
+  await assert.rejects(
+    s.add(chunks(50)[0]!),
+    /segment \d+ is not open on this thread \(unknown event type\?\)/,
+  );
+  s.discard();
+});
