@@ -1,6 +1,7 @@
 // The project's Kafka client is @platformatic/kafka (chosen by `npm run bench:kafka-client`, see
-// docs/kafka-client.md): it reads an exact offset range with plain Fetch requests, without joining
-// a consumer group, which is what a pipeline that owns its offsets needs.
+// docs/kafka-client.md). Exact offset ranges are read with plain Fetch requests, without joining a
+// consumer group, which is what a pipeline that owns its offsets needs; their record batches are
+// parsed by lib/kafka-records.ts (lib/kafka-fetch.ts sends them on the client's connections).
 import { Admin, FetchIsolationLevels, Producer, type BaseOptions, type Broker } from '@platformatic/kafka';
 import type { Config } from './config.js';
 import { RangeReader } from './kafka-fetch.js';
@@ -139,7 +140,7 @@ export async function* readRange(reader: RangeReader, opts: RangeOptions): Async
   }
 }
 
-/** readRange with the headers left as the client parsed them (see RawRangeRecord). */
+/** readRange with the headers left as bytes (see RawRangeRecord), a record batch at a time. */
 export async function* readRawRange(
   reader: RangeReader,
   opts: RangeOptions,
