@@ -81,6 +81,10 @@ interface Slot {
   pending: Map<number, Pending>;
   /** Open segments on this thread. */
   segments: number;
+  /** The thread said it is ready (its validators compiled). */
+  ready: boolean;
+  /** The thread exited: nothing more can be sent to it. */
+  dead: boolean;
 }
 
 const isTs = import.meta.url.endsWith('.ts');
@@ -109,23 +113,33 @@ function revive(segment: EncodedSegment): EncodedSegment {
 
 export class EncodePool implements SegmentEncoders {
   private readonly slots: Slot[] = [];
+  private readonly inline: SegmentEncoders;
   private nextId = 1;
   private nextJob = 1;
   private closing = false;
 
   constructor(
     threads: number,
-    private readonly catalog: Catalog,
+    private readonly deps: { catalog: Catalog; validator: EventValidator },
     private readonly logger: Logger,
   ) {
+    this.inline = inlineEncoders(deps.validator);
     for (let i = 0; i < threads; i++) this.slots.push(this.start(i));
   }
 
+  /** Threads alive now (0: every segment is encoded on the calling thread). */
+  get liveThreads(): number {
+    return this.slots.filter((s) => !s.dead).length;
+  }
+
   private start(n: number): Slot {
-    const worker = spawn({ catalog: this.catalog }, `sluice-encode-${n}`);
-    const slot: Slot = { worker, pending: new Map(), segments: 0 };
+    const worker = spawn({ catalog: this.deps.catalog }, `sluice-encode-${n}`);
+    const slot: Slot = { worker, pending: new Map(), segments: 0, ready: false, dead: false };
     worker.on('message', (m: FromEncodeThread) => {
-      if (m.kind === 'ready') return;
+      if (m.kind === 'ready') {
+        slot.ready = true;
+        return;
+      }
       const p = slot.pending.get(m.job);
       if (!p) return;
       slot.pending.delete(m.job);
@@ -136,14 +150,20 @@ export class EncodePool implements SegmentEncoders {
     });
     worker.on('error', (err) => this.logger.error({ err, thread: n }, 'encode thread failed'));
     worker.once('exit', (code) => {
+      slot.dead = true;
       const err = new Error(
         `encode thread ${n} exited (code ${code}) while encoding a segment; the activity retries it`,
       );
       for (const p of slot.pending.values()) p.reject(err);
       slot.pending.clear();
       if (this.closing) return;
-      this.logger.warn({ thread: n, code }, 'encode thread exited; starting a new one');
-      this.slots[n] = this.start(n);
+      // A thread that ran before is replaced; one that could not even start would fail again.
+      if (slot.ready) {
+        this.logger.warn({ thread: n, code }, 'encode thread exited; starting a new one');
+        this.slots[n] = this.start(n);
+      } else {
+        this.logger.error({ thread: n, code }, 'encode thread did not start; encoding on the main thread');
+      }
     });
     this.holdOpen(slot);
     return slot;
@@ -160,6 +180,8 @@ export class EncodePool implements SegmentEncoders {
     message: ToEncodeThread & { job: number },
     transfer: ArrayBuffer[] = [],
   ): Promise<T> {
+    if (slot.dead)
+      return Promise.reject(new Error('the encode thread of this segment exited; the activity retries it'));
     return new Promise<T>((resolve, reject) => {
       slot.pending.set(message.job, { resolve, reject });
       this.holdOpen(slot);
@@ -168,9 +190,10 @@ export class EncodePool implements SegmentEncoders {
   }
 
   open(spec: SegmentSpec): SegmentSession {
-    // The thread with the fewest open segments.
-    let slot = this.slots[0]!;
-    for (const s of this.slots) if (s.segments < slot.segments) slot = s;
+    // The live thread with the fewest open segments; none alive (none could start): inline.
+    let slot: Slot | undefined;
+    for (const s of this.slots) if (!s.dead && (!slot || s.segments < slot.segments)) slot = s;
+    if (!slot) return this.inline.open(spec);
     const id = this.nextId++;
     const s = slot;
     s.segments++;
@@ -224,5 +247,5 @@ export function segmentEncoders(
   threads: number,
   deps: { catalog: Catalog; validator: EventValidator; logger: Logger },
 ): SegmentEncoders {
-  return threads > 0 ? new EncodePool(threads, deps.catalog, deps.logger) : inlineEncoders(deps.validator);
+  return threads > 0 ? new EncodePool(threads, deps, deps.logger) : inlineEncoders(deps.validator);
 }

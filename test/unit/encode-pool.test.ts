@@ -9,7 +9,8 @@ import { EncodePool, inlineEncoders, type SegmentEncoders } from '../../activiti
 import { buildEnvelope, envelopeHeaders } from '../../lib/envelope.js';
 import { wholeBatchesEnd, type HeaderPair } from '../../lib/kafka-records.js';
 import { createLogger } from '../../lib/logger.js';
-import { loadCatalog, type EventType } from '../../schemas/catalog.js';
+import { loadCatalog, type Catalog, type EventType } from '../../schemas/catalog.js';
+import type { JsonSchema } from '../../schemas/json-schema.js';
 import { EventValidator } from '../../schemas/validator.js';
 import { orderData } from '../helpers/events.js';
 import { recordBatch, type BatchRecord } from '../helpers/record-batch.js';
@@ -17,7 +18,7 @@ import { recordBatch, type BatchRecord } from '../helpers/record-batch.js';
 const catalog = loadCatalog();
 const validator = new EventValidator(catalog);
 const orderType: EventType = catalog.types.get('order_created')!;
-const pool = new EncodePool(1, catalog, createLogger('test-encode-pool', 'warn'));
+const pool = new EncodePool(1, { catalog, validator }, createLogger('test-encode-pool', 'warn'));
 const inline = inlineEncoders(validator);
 after(() => pool.close());
 
@@ -130,4 +131,36 @@ test('a type the thread does not know fails the segment with a clear message', a
     /segment \d+ is not open on this thread \(unknown event type\?\)/,
   );
   s.discard();
+});
+
+test('when no encode thread can start, segments are encoded on the calling thread', async () => {
+  // The thread compiles the catalog's schemas at start; this one cannot be compiled.
+  const broken: Catalog = {
+    ...catalog,
+    types: new Map([
+      [
+        'order_created',
+        {
+          ...orderType,
+          versions: [{ ...orderType.latest, schema: { type: 'nope' } as unknown as JsonSchema }],
+        },
+      ],
+    ]),
+  };
+  const logger = createLogger('test-encode-pool', 'silent');
+  const failing = new EncodePool(1, { catalog: broken, validator }, logger);
+  try {
+    const deadline = Date.now() + 20_000;
+    while (failing.liveThreads > 0) {
+      assert.ok(Date.now() < deadline, 'the thread did not exit');
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    const input = chunks(100);
+    assert.deepEqual(
+      comparable((await encode(failing, input)).segment),
+      comparable((await encode(inline, input)).segment),
+    );
+  } finally {
+    await failing.close();
+  }
 });
