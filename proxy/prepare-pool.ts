@@ -1,9 +1,10 @@
 // Parsing, validating and enveloping a request's events (proxy.prepareThreads): on worker threads,
 // so the main thread, which alone runs HTTP, the Kafka client and the spool, does not also spend
 // a third of its time on JSON. With 0 threads, or while no thread is alive, it runs inline.
-import { Worker } from 'node:worker_threads';
+import type { Worker } from 'node:worker_threads';
 import type { ErrorCode } from '../lib/errors.js';
 import type { Logger } from '../lib/logger.js';
+import { startThread } from '../lib/threads.js';
 import type { Catalog } from '../schemas/catalog.js';
 import type { EventValidator } from '../schemas/validator.js';
 import { HttpError } from './http-error.js';
@@ -93,15 +94,8 @@ function holdOpen(slot: Slot): void {
   else slot.worker.unref();
 }
 
-const isTs = import.meta.url.endsWith('.ts');
-
-/** The worker, as .js when built; from source (tsx) its loader must be registered in the thread first. */
 function spawn(data: PrepareWorkerData, name: string): Worker {
-  const entry = new URL(`./prepare-worker${isTs ? '.ts' : '.js'}`, import.meta.url);
-  if (!isTs) return new Worker(entry, { workerData: data, name });
-  const tsx = import.meta.resolve('tsx/esm/api');
-  const boot = `import(${JSON.stringify(tsx)}).then(({ register }) => { register(); return import(${JSON.stringify(entry.href)}); })`;
-  return new Worker(boot, { eval: true, workerData: data, name });
+  return startThread(import.meta.url, 'prepare-worker', data, name);
 }
 
 export class PreparePool {

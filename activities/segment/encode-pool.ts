@@ -5,8 +5,9 @@
 // encoding costs ~20 µs per 1 KB event on a thread with a small heap and ~31 µs beside that heap.
 // A segment stays on one thread from open to finish; its fetched bytes are transferred, not copied
 // twice, and only the Parquet files (transferred back) and the rejects return.
-import { Worker } from 'node:worker_threads';
+import type { Worker } from 'node:worker_threads';
 import type { Logger } from '../../lib/logger.js';
+import { startThread } from '../../lib/threads.js';
 import type { Catalog, EventType } from '../../schemas/catalog.js';
 import type { EventValidator } from '../../schemas/validator.js';
 import { ChunkEncoder, type ChunkInput, type ChunkProgress } from './chunk-encoder.js';
@@ -87,15 +88,8 @@ interface Slot {
   dead: boolean;
 }
 
-const isTs = import.meta.url.endsWith('.ts');
-
-/** The thread, as .js when built; from source (tsx) its loader must be registered in it first. */
 function spawn(data: EncodeThreadData, name: string): Worker {
-  const entry = new URL(`./encode-thread${isTs ? '.ts' : '.js'}`, import.meta.url);
-  if (!isTs) return new Worker(entry, { workerData: data, name });
-  const tsx = import.meta.resolve('tsx/esm/api');
-  const boot = `import(${JSON.stringify(tsx)}).then(({ register }) => { register(); return import(${JSON.stringify(entry.href)}); })`;
-  return new Worker(boot, { eval: true, workerData: data, name });
+  return startThread(import.meta.url, 'encode-thread', data, name);
 }
 
 /** Buffers again: structured clone hands a rejected record's key and value over as Uint8Arrays. */
