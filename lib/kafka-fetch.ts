@@ -144,13 +144,17 @@ export class RangeReader extends Consumer<Buffer, Buffer, Buffer, Buffer> {
     callback?: CallbackWithPromise<void>,
   ): void | Promise<void> {
     const closing = this.#pool.close().catch(() => undefined);
-    if (typeof force === 'function' || callback) {
-      super.close(force as boolean, (err) => {
-        void closing.then(() => (callback ?? (force as CallbackWithPromise<void>))(err));
+    // close(callback) and close(force, callback): answer the callback once both are closed.
+    const done = typeof force === 'function' ? force : callback;
+    if (done) {
+      super.close(typeof force === 'boolean' ? force : false, (err) => {
+        void closing.then(() => done(err));
       });
       return;
     }
-    return Promise.all([super.close(force), closing]).then(() => undefined);
+    // The promise form of the consumer's close (a boolean alone matches its callback overload).
+    const closeConsumer = super.close.bind(this) as (force?: boolean) => Promise<void>;
+    return Promise.all([closeConsumer(force === true), closing]).then(() => undefined);
   }
 }
 
