@@ -59,10 +59,10 @@ export function createPipelineActivities(deps: PipelineDeps) {
     return t;
   };
 
-  /** The timestamp of the record at `offset`, to know how long the oldest waiting record has waited. */
   /**
-   * The timestamp of the first record a READ_COMMITTED reader sees in [from, to), or null when the
-   * range holds none: only records of aborted transactions and transaction markers.
+   * The timestamp of the first record a READ_COMMITTED reader sees in [from, to) (how long the oldest
+   * waiting record has waited), or null when the range holds none: only records of aborted
+   * transactions and transaction markers.
    */
   async function firstTimestamp(
     topic: string,
