@@ -37,3 +37,26 @@ export interface ChunkResult {
   rows: number;
   failures: { key: string; error: string }[];
 }
+
+/** An empty ChunkResult, to add to. */
+export const emptyChunkResult = (): ChunkResult => ({
+  files: 0,
+  loaded: 0,
+  skipped: 0,
+  failed: 0,
+  rows: 0,
+  failures: [],
+});
+
+/**
+ * Adds `r` (a page's or a chunk's counts) to `total`, keeping the first 20 failures. Pure: the
+ * loadPrefix activity sums pages with it and the backfill workflow sums chunks.
+ */
+export function addChunkResult(total: ChunkResult, r: ChunkResult): void {
+  total.files += r.files;
+  total.loaded += r.loaded;
+  total.skipped += r.skipped;
+  total.failed += r.failed;
+  total.rows += r.rows;
+  total.failures = [...total.failures, ...r.failures].slice(0, 20);
+}

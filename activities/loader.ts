@@ -15,7 +15,14 @@ import type { Config } from '../lib/config.js';
 import type { Logger } from '../lib/logger.js';
 import type { Catalog, EventType } from '../schemas/catalog.js';
 import { invalidInput, unknownEventType, unknownSchemaVersion } from './errors.js';
-import type { BackfillChunk, BackfillRange, ChunkResult, LoadPrefixInput } from './backfill-types.js';
+import {
+  addChunkResult,
+  emptyChunkResult,
+  type BackfillChunk,
+  type BackfillRange,
+  type ChunkResult,
+  type LoadPrefixInput,
+} from './backfill-types.js';
 import { listChunkPage, planChunks } from './warehouse/listing.js';
 import { failure } from './warehouse/outcomes.js';
 import type { LoaderMetrics } from './loader-metrics.js';
@@ -442,14 +449,7 @@ export function createLoaderActivities(deps: LoaderDeps) {
       const type = typeOf(input.eventType);
       const ctx = Context.current();
       const resumed = ctx.info.heartbeatDetails as { afterKey?: string; result: ChunkResult } | undefined;
-      const result: ChunkResult = resumed?.result ?? {
-        files: 0,
-        loaded: 0,
-        skipped: 0,
-        failed: 0,
-        rows: 0,
-        failures: [],
-      };
+      const result: ChunkResult = resumed?.result ?? emptyChunkResult();
       let afterKey = resumed?.afterKey;
       for (;;) {
         const page = await listChunkPage(
@@ -468,13 +468,7 @@ export function createLoaderActivities(deps: LoaderDeps) {
           throw unknownSchemaVersion(type.name, unknownVersions[0]!, type.latest.version);
         }
         record(type, outcomes, new Map());
-        const s = summarize(0, files.length, outcomes, 0);
-        result.files += s.files;
-        result.loaded += s.loaded;
-        result.skipped += s.skipped;
-        result.failed += s.failed;
-        result.rows += s.rows;
-        result.failures = [...result.failures, ...s.failures].slice(0, 20);
+        addChunkResult(result, summarize(0, files.length, outcomes, 0));
         afterKey = page.last ?? afterKey;
         ctx.heartbeat({ afterKey, result });
         if (page.done) return result;

@@ -11,7 +11,13 @@ import {
   workflowInfo,
 } from '@temporalio/workflow';
 import type * as activities from '../activities/loader.js';
-import type { BackfillRange, ChunkResult, LoadPrefixInput } from '../activities/backfill-types.js';
+import {
+  addChunkResult,
+  emptyChunkResult,
+  type BackfillRange,
+  type ChunkResult,
+  type LoadPrefixInput,
+} from '../activities/backfill-types.js';
 import { presets } from './presets.js';
 
 type Activities = ReturnType<typeof activities.createLoaderActivities>;
@@ -34,16 +40,10 @@ export interface BackfillInput extends BackfillRange {
   reloadBefore?: string;
 }
 
-export interface BackfillProgress {
+export interface BackfillProgress extends ChunkResult {
   state: 'planning' | 'running' | 'completed' | 'cancelled';
   chunks: number;
   chunksDone: number;
-  files: number;
-  loaded: number;
-  skipped: number;
-  failed: number;
-  rows: number;
-  failures: { key: string; error: string }[];
   /** With mode force: files loaded from this instant on are not loaded again by a resumed run. */
   reloadBefore?: string;
 }
@@ -58,12 +58,7 @@ export async function backfill(input: BackfillInput): Promise<BackfillProgress> 
     state: 'planning',
     chunks: 0,
     chunksDone: 0,
-    files: 0,
-    loaded: 0,
-    skipped: 0,
-    failed: 0,
-    rows: 0,
-    failures: [],
+    ...emptyChunkResult(),
     ...(reloadBefore ? { reloadBefore } : {}),
   };
   setHandler(backfillProgressQuery, () => progress);
@@ -94,12 +89,7 @@ export async function backfill(input: BackfillInput): Promise<BackfillProgress> 
         ],
       });
       progress.chunksDone++;
-      progress.files += r.files;
-      progress.loaded += r.loaded;
-      progress.skipped += r.skipped;
-      progress.failed += r.failed;
-      progress.rows += r.rows;
-      progress.failures = [...progress.failures, ...r.failures].slice(0, 20);
+      addChunkResult(progress, r);
     }
   };
   try {
