@@ -10,13 +10,13 @@ import { createSqsClient } from '../../lib/aws.js';
 import { loadConfig, type Config } from '../../lib/config.js';
 import { buildEnvelope, envelopeHeaders } from '../../lib/envelope.js';
 import { createProducer } from '../../lib/kafka.js';
-import { createTransactionalProducer } from '../../lib/kafka-txn.js';
 import { createLogger } from '../../lib/logger.js';
 import { partitionForKey } from '../../proxy/partitioner.js';
 import { eventPipeline } from '../../workflows/event-pipeline.js';
 import { statusQuery, pauseSignal, resumeSignal, type PipelineStatus } from '../../workflows/signals.js';
 import { createPipelineWorkers, workflowsPath } from '../../workers/pipeline-worker.js';
 import { isolatedCatalog, type IsolatedCatalog } from '../helpers/catalog.js';
+import { produceAborted } from '../helpers/aborted.js';
 import { readTopic } from '../helpers/kafka-read.js';
 import { uniqueName } from '../helpers/names.js';
 import { uncommitted } from '../helpers/pipeline.js';
@@ -238,27 +238,9 @@ test('pause stops new segments; resume moves what arrived meanwhile', async () =
 });
 
 test('an aborted transaction at the end of a partition is stepped over at once; none of it reaches Parquet', async () => {
-  const producer = createTransactionalProducer(config, uniqueName('test.pipeline-abort'));
-  try {
-    const tx = await producer.beginTransaction();
-    await tx.send({
-      messages: [0, 1, 2].map((i) => ({
-        topic: `events.${TYPE}`,
-        partition: 2,
-        value: Buffer.from(JSON.stringify(order(2000 + i))),
-        headers: envelopeHeaders(
-          buildEnvelope(
-            { type: TYPE, dataschema: `urn:sluice:schema:${TYPE}:v2`, id: `aborted-${i}` },
-            new Date(),
-            '/test',
-          ),
-        ),
-      })),
-    });
-    await tx.abort();
-  } finally {
-    await producer.close();
-  }
+  await produceAborted(config, { type: TYPE, version: 2, partition: 2 }, [
+    [0, 1, 2].map((i) => ({ id: `aborted-${i}`, data: order(2000 + i) })),
+  ]);
   // Four offsets wait (three records and the abort marker), far below maxRecords: without the
   // step the position would stay before them until 150 more records arrived.
   await caughtUp(20_000);

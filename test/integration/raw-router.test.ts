@@ -23,8 +23,8 @@ import { rawRouter, rawRouterWorkflowId } from '../../workflows/raw-router.js';
 import { rawRouterStatusQuery } from '../../workflows/replay-signals.js';
 import { createPipelineDeps } from '../../workers/pipeline-deps.js';
 import { isolatedCatalog, type IsolatedCatalog } from '../helpers/catalog.js';
+import { produceAborted } from '../helpers/aborted.js';
 import { readTopic } from '../helpers/kafka-read.js';
-import { uniqueName } from '../helpers/names.js';
 import { startPipelineWorker, testPlatform, type TestPlatform } from '../helpers/platform.js';
 import { readParquetRows } from '../helpers/s3-parquet.js';
 import { eventually } from '../helpers/wait.js';
@@ -244,29 +244,14 @@ test('a retried or killed routing attempt writes each range once; aborted record
   });
   // And two transactions of one producer that aborted outright, with valid events (the client's
   // own filter misses a producer's first aborted transaction when a second one follows).
-  const aborter = createTransactionalProducer(config, uniqueName('test.abort'));
-  for (const batch of [
-    [1, 2, 3],
-    [4, 5, 6],
-  ]) {
-    const atx = await aborter.beginTransaction();
-    await atx.send({
-      messages: batch.map((i) => ({
-        topic: `events.${TYPE}`,
-        partition: 1,
-        value: Buffer.from(JSON.stringify(pageLoad(900 + i))),
-        headers: envelopeHeaders(
-          buildEnvelope(
-            { type: TYPE, dataschema: `urn:sluice:schema:${TYPE}:v1`, id: `aborted-${i}` },
-            new Date(),
-            '/test',
-          ),
-        ),
-      })),
-    });
-    await atx.abort();
-  }
-  await aborter.close();
+  await produceAborted(
+    config,
+    { type: TYPE, version: 1, partition: 1 },
+    [
+      [1, 2, 3],
+      [4, 5, 6],
+    ].map((batch) => batch.map((i) => ({ id: `aborted-${i}`, data: pageLoad(900 + i) }))),
+  );
 
   const env = new MockActivityEnvironment();
   const route = (): Promise<RouteResult> =>
