@@ -8,6 +8,8 @@ import { projectRoot } from './paths.js';
 
 const port = z.number().int().min(1).max(65535);
 const host = z.string().min(1);
+/** Worker threads for one kind of CPU work: 0 runs it on the main thread. */
+const threadCount = (description: string) => z.number().int().min(0).max(64).default(1).describe(description);
 
 const stackSchema = z
   .object({
@@ -236,15 +238,9 @@ const proxySchema = z
       .min(1024)
       .default(4 * 1024 * 1024)
       .describe('Bytes per produce batch.'),
-    prepareThreads: z
-      .number()
-      .int()
-      .min(0)
-      .max(64)
-      .default(1)
-      .describe(
-        'Worker threads that parse and validate POST /v1/events bodies, so the main thread keeps to HTTP and Kafka; 0 does it on the main thread.',
-      ),
+    prepareThreads: threadCount(
+      'Worker threads that parse and validate POST /v1/events bodies, so the main thread keeps to HTTP and Kafka; 0 does it on the main thread.',
+    ),
     maxBodyBytes: z
       .number()
       .int()
@@ -299,15 +295,9 @@ const pipelineSchema = z
       .describe(
         'Activities one worker runs at once. Each partition holds one (a long-poll) while idle, so this must exceed partitions × types; mostly I/O waits.',
       ),
-    encodeThreads: z
-      .number()
-      .int()
-      .min(0)
-      .max(64)
-      .default(1)
-      .describe(
-        'Threads that decode, validate and encode segments to Parquet; 0 = on the main thread. A thread has a small heap of its own, so its garbage collections stay cheap (the main thread holds Temporal and the AWS SDK).',
-      ),
+    encodeThreads: threadCount(
+      'Threads that decode, validate and encode segments to Parquet; 0 = on the main thread. A thread has a small heap of its own, so its garbage collections stay cheap (the main thread holds Temporal and the AWS SDK).',
+    ),
     notifyObjects: z
       .boolean()
       .default(true)
