@@ -103,13 +103,33 @@ function toFieldError(e: ErrorObject, data: unknown): FieldError {
 
 export class EventValidator {
   private readonly compiled = new Map<string, ValidateFunction>();
+  private readonly ajv: Ajv2020;
 
   constructor(readonly catalog: Catalog) {
     const ajv = new Ajv2020({ allErrors: true, strict: true, allowUnionTypes: true });
+    this.ajv = ajv;
     addFormats(ajv);
     for (const t of catalog.types.values()) {
       for (const v of t.versions) this.compiled.set(v.id, ajv.compile(v.schema));
     }
+  }
+
+  /**
+   * The check this validator runs for `format` on strings, for code that validates strings on its
+   * own (the pipeline's JSON row reader); undefined when the format is unknown or not for strings.
+   */
+  stringFormat(name: string): ((s: string) => boolean) | undefined {
+    const f = this.ajv.formats[name];
+    if (f === undefined) return undefined;
+    if (f === true) return () => true;
+    if (f instanceof RegExp) return (s) => f.test(s);
+    // ajv takes any truthy answer of a format function as valid.
+    if (typeof f === 'function') return (s) => Boolean(f(s));
+    if (f.async === true || (f.type !== undefined && f.type !== 'string')) return undefined;
+    const check = f.validate;
+    if (check instanceof RegExp) return (s) => check.test(s);
+    if (typeof check !== 'function') return undefined;
+    return (s) => Boolean((check as (s: string) => unknown)(s));
   }
 
   /** Validates one payload; `version` defaults to the type's latest. */

@@ -44,33 +44,59 @@ function grow<A extends Typed>(a: A, need: number, make: (n: number) => A): A {
   return b;
 }
 
+/**
+ * One flag per value. Most columns never hold a false one (no nulls), so the bytes are only made
+ * at the first false: until then a push is a count.
+ */
 class Validity {
-  private bytes = new Uint8Array(256);
+  private bytes: Uint8Array | null = null;
   length = 0;
 
   push(valid: boolean): void {
-    if (this.length >= this.bytes.length)
-      this.bytes = grow(this.bytes, this.length + 1, (n) => new Uint8Array(n));
-    this.bytes[this.length++] = valid ? 1 : 0;
+    const { bytes } = this;
+    if (bytes === null) {
+      if (valid) {
+        this.length++;
+        return;
+      }
+      this.materialize();
+    } else if (this.length >= bytes.length)
+      this.bytes = grow(bytes, this.length + 1, (n) => new Uint8Array(n));
+    this.bytes![this.length++] = valid ? 1 : 0;
+  }
+
+  /** Writes the flags so far (all true) as bytes. */
+  private materialize(): void {
+    const bytes = new Uint8Array(Math.max(256, this.length * 2));
+    bytes.fill(1, 0, this.length);
+    this.bytes = bytes;
   }
 
   /** The flags packed into bits, least significant first (Arrow's layout). */
   pack(): Uint8Array {
     const n = this.length;
     const bits = new Uint8Array(Math.ceil(n / 8));
-    for (let i = 0; i < n; i++) if (this.bytes[i] === 1) bits[i >> 3]! |= 1 << (i & 7);
+    const { bytes } = this;
+    if (bytes === null) {
+      bits.fill(0xff);
+      if (n % 8 !== 0) bits[bits.length - 1] = (1 << (n % 8)) - 1;
+      return bits;
+    }
+    for (let i = 0; i < n; i++) if (bytes[i] === 1) bits[i >> 3]! |= 1 << (i & 7);
     return bits;
   }
 
   /** Arrow's validity bitmap, or none when nothing is null. */
   bitmap(): { nullCount: number; nullBitmap: Uint8Array | undefined } {
+    const { bytes } = this;
+    if (bytes === null) return { nullCount: 0, nullBitmap: undefined };
     let nullCount = 0;
-    for (let i = 0; i < this.length; i++) if (this.bytes[i] === 0) nullCount++;
+    for (let i = 0; i < this.length; i++) if (bytes[i] === 0) nullCount++;
     return { nullCount, nullBitmap: nullCount === 0 ? undefined : this.pack() };
   }
 }
 
-interface Builder {
+export interface Builder {
   /** Values appended (null included). */
   readonly length: number;
   /** Appends one JSON value; null or undefined is SQL NULL. Throws ConversionError. */
@@ -96,7 +122,7 @@ type Make<A> = (props: PrimitiveProps<A>) => arrow.Data;
 const ASCII_INLINE = 64;
 
 /** Utf8 and JSON text: encoded at append time, so the payload's strings die young. */
-class Utf8Builder implements Builder {
+export class Utf8Builder implements Builder {
   private bytes = new Uint8Array(4096);
   private view = Buffer.from(this.bytes.buffer);
   private offsets = new Int32Array(256);
@@ -126,6 +152,25 @@ class Utf8Builder implements Builder {
     if (pos > 0x7fffffff) throw new Error(`a string column of ${pos} bytes exceeds Arrow Utf8`);
     this.offsets[i + 1] = pos;
     this.valid.push(s !== undefined);
+  }
+
+  /** Appends a value that is already UTF-8: `src[start, end)`. */
+  appendBytes(src: Uint8Array, start: number, end: number): void {
+    const i = this.valid.length;
+    if (i + 1 >= this.offsets.length) this.offsets = grow(this.offsets, i + 2, (c) => new Int32Array(c));
+    const pos = this.offsets[i]!;
+    const n = end - start;
+    if (pos + n > this.bytes.length) {
+      this.bytes = grow(this.bytes, pos + n, (c) => new Uint8Array(c));
+      this.view = Buffer.from(this.bytes.buffer);
+    }
+    if (n <= ASCII_INLINE) {
+      const { bytes } = this;
+      for (let k = 0; k < n; k++) bytes[pos + k] = src[start + k]!;
+    } else this.bytes.set(src.subarray(start, end), pos);
+    if (pos + n > 0x7fffffff) throw new Error(`a string column of ${pos + n} bytes exceeds Arrow Utf8`);
+    this.offsets[i + 1] = pos + n;
+    this.valid.push(true);
   }
 
   /** Writes `s` as UTF-8 at `pos`; returns the bytes written. */
@@ -234,7 +279,7 @@ abstract class FixedWidthBuilder<A extends Typed> implements Builder {
 }
 
 /** Int64 and µs timestamps. Also takes bigint values (the envelope's offsets and times). */
-class Int64Builder extends FixedWidthBuilder<BigInt64Array> {
+export class Int64Builder extends FixedWidthBuilder<BigInt64Array> {
   private words = new Uint32Array(this.data.buffer);
 
   constructor(
@@ -264,6 +309,11 @@ class Int64Builder extends FixedWidthBuilder<BigInt64Array> {
     this.push(v, true);
   }
 
+  /** Appends a safe integer the caller has checked (the JSON row reader). */
+  appendSafeInteger(v: number): void {
+    this.push(v, true);
+  }
+
   private push(v: number | bigint, valid: boolean): void {
     const i = this.slot();
     if (typeof v === 'bigint' || !LITTLE_ENDIAN) this.data[i] = BigInt(v);
@@ -278,7 +328,7 @@ class Int64Builder extends FixedWidthBuilder<BigInt64Array> {
 }
 
 /** Int32 and dates (days since the epoch). */
-class Int32Builder extends FixedWidthBuilder<Int32Array> {
+export class Int32Builder extends FixedWidthBuilder<Int32Array> {
   constructor(
     private readonly date: boolean,
     make: Make<Int32Array>,
@@ -308,12 +358,19 @@ class Int32Builder extends FixedWidthBuilder<Int32Array> {
   }
 }
 
-class Float64Builder extends FixedWidthBuilder<Float64Array> {
+export class Float64Builder extends FixedWidthBuilder<Float64Array> {
   constructor(type: arrow.Float64) {
     super(
       (n) => new Float64Array(n),
       (props) => arrow.makeData({ type, ...props }),
     );
+  }
+
+  /** Appends a number the caller has checked (the JSON row reader). */
+  appendNumber(v: number): void {
+    const i = this.slot();
+    this.data[i] = v;
+    this.valid.push(true);
   }
 
   append(v: unknown): void {
@@ -325,7 +382,7 @@ class Float64Builder extends FixedWidthBuilder<Float64Array> {
   }
 }
 
-class BoolBuilder implements Builder {
+export class BoolBuilder implements Builder {
   // One byte per value while building; packed into bits by finish().
   private values = new Validity();
   private valid = new Validity();
@@ -366,7 +423,7 @@ class BoolBuilder implements Builder {
   }
 }
 
-class StructBuilder implements Builder {
+export class StructBuilder implements Builder {
   private readonly names: string[];
   private readonly children: Builder[];
   private valid = new Validity();
@@ -402,6 +459,16 @@ class StructBuilder implements Builder {
     this.valid.push(true);
   }
 
+  /** The builders of the fields, in field order. */
+  get fields(): readonly Builder[] {
+    return this.children;
+  }
+
+  /** Closes a present object whose children the caller has appended one value each. */
+  appendPresent(): void {
+    this.valid.push(true);
+  }
+
   truncate(length: number): void {
     this.valid.length = length;
   }
@@ -423,7 +490,7 @@ class StructBuilder implements Builder {
   }
 }
 
-class ListBuilder implements Builder {
+export class ListBuilder implements Builder {
   private readonly item: Builder;
   private offsets = new Int32Array(256);
   private valid = new Validity();
@@ -451,6 +518,19 @@ class ListBuilder implements Builder {
     if (i + 1 >= this.offsets.length) this.offsets = grow(this.offsets, i + 2, (c) => new Int32Array(c));
     this.offsets[i + 1] = this.item.length;
     this.valid.push(v !== null && v !== undefined);
+  }
+
+  /** The item builder, for callers that append a present list's items themselves. */
+  get items(): Builder {
+    return this.item;
+  }
+
+  /** Closes a present list whose items the caller has appended to {@link items}. */
+  appendPresent(): void {
+    const i = this.valid.length;
+    if (i + 1 >= this.offsets.length) this.offsets = grow(this.offsets, i + 2, (c) => new Int32Array(c));
+    this.offsets[i + 1] = this.item.length;
+    this.valid.push(true);
   }
 
   truncate(length: number): void {
@@ -552,20 +632,63 @@ export class TableEncoder {
     return this.columns[0]?.length ?? 0;
   }
 
+  /** The payload columns' builders, in field order (the envelope columns follow them). */
+  get payloadColumns(): readonly Builder[] {
+    return this.columns.slice(0, this.payloadNames.length);
+  }
+
   /** Appends one row: payload columns, then envelope columns. On ConversionError nothing is kept. */
   append(payload: Readonly<Record<string, unknown>>, env: EnvelopeValues): void {
-    const { every, marks, columns, payloadNames } = this;
-    for (let i = 0; i < every.length; i++) marks[i] = every[i]!.length;
+    const { columns, payloadNames } = this;
+    this.mark();
     const n = payloadNames.length;
     for (let j = 0; j < n; j++) {
       const name = payloadNames[j]!;
       try {
         columns[j]!.append(payload[name]);
       } catch (e) {
-        for (let i = 0; i < every.length; i++) every[i]!.truncate(marks[i]!);
+        this.rollback();
         throw addStep(e, name);
       }
     }
+    this.appendEnvelope(env);
+  }
+
+  /**
+   * Appends one row whose payload columns `fill` appends itself (one value to each payload column).
+   * When it returns false or throws ConversionError, nothing is kept and false is returned.
+   */
+  appendWith(fill: () => boolean, env: EnvelopeValues): boolean {
+    this.mark();
+    let ok: boolean;
+    try {
+      ok = fill();
+    } catch (e) {
+      this.rollback();
+      if (e instanceof ConversionError) return false;
+      throw e;
+    }
+    if (!ok) {
+      this.rollback();
+      return false;
+    }
+    this.appendEnvelope(env);
+    return true;
+  }
+
+  private mark(): void {
+    const { every, marks } = this;
+    for (let i = 0; i < every.length; i++) marks[i] = every[i]!.length;
+  }
+
+  private rollback(): void {
+    const { every, marks } = this;
+    for (let i = 0; i < every.length; i++) every[i]!.truncate(marks[i]!);
+  }
+
+  private appendEnvelope(env: EnvelopeValues): void {
+    const { columns } = this;
+    const n = this.payloadNames.length;
     columns[n]!.append(env.eventId);
     columns[n + 1]!.append(env.eventTimeUs);
     columns[n + 2]!.append(env.ingestTimeUs);

@@ -17,6 +17,7 @@ import type { EventType, SchemaVersion } from '../../schemas/catalog.js';
 import { toArrowSchema } from '../../schemas/mapping.js';
 import type { EventValidator } from '../../schemas/validator.js';
 import { ConversionError, TableEncoder, type EnvelopeValues } from './columns.js';
+import { JsonRowParser } from './json-row.js';
 import { formatMicros, MAX_EVENT_MICROS, MIN_EVENT_MICROS, parseTimestampMicros } from './time.js';
 
 export interface SegmentGroup {
@@ -56,6 +57,12 @@ export interface SegmentEncoderOptions {
   partition: number;
   /** Default ZSTD. */
   compression?: ParquetCompression;
+  /**
+   * Read payloads with the one-pass JSON row reader (json-row.ts) where the schema allows, and
+   * JSON.parse + ajv only for what it gives up on. Default true; false is for tests and benches
+   * that compare both (the files are the same).
+   */
+  fastJson?: boolean;
 }
 
 export interface EncodeSegmentInput extends SegmentEncoderOptions {
@@ -81,6 +88,20 @@ export interface DecodedRecord {
 
 export type DecodeResult =
   { ok: true; record: DecodedRecord } | { ok: false; errorCode: ErrorCode; reason: string };
+
+/** A record whose envelope and value passed the checks that come before the payload's. */
+export interface RecordHead {
+  offset: bigint;
+  envelope: EventEnvelope;
+  /** The version ce_dataschema names; the type may not have it. */
+  versionNumber: number;
+  eventTimeUs: bigint;
+  ingestTimeUs: bigint;
+  /** The value: valid UTF-8, not parsed yet. */
+  value: Buffer;
+}
+
+export type HeadResult = { ok: true; head: RecordHead } | { ok: false; errorCode: ErrorCode; reason: string };
 
 const SCHEMA_URN = /^urn:sluice:schema:([^:]+):v([1-9]\d{0,8})$/;
 
@@ -140,6 +161,12 @@ export class RecordDecoder {
 
   /** Parses and checks one record; returns why it cannot be loaded, or the record ready to encode. */
   decode(record: SegmentRecord): DecodeResult {
+    const head = this.head(record);
+    return head.ok ? this.payload(head.head) : head;
+  }
+
+  /** Checks the envelope and that the value is UTF-8: everything but the payload itself. */
+  head(record: SegmentRecord): HeadResult {
     const { type } = this;
     let envelope: EventEnvelope;
     try {
@@ -187,6 +214,15 @@ export class RecordDecoder {
     // isUtf8 (simdutf) and then a plain decode: cheaper than a fatal TextDecoder.
     if (!isUtf8(value))
       return { ok: false, errorCode: 'MALFORMED_BODY', reason: 'the value is not JSON: not valid UTF-8' };
+    return {
+      ok: true,
+      head: { offset: record.offset, envelope, versionNumber: version, eventTimeUs, ingestTimeUs, value },
+    };
+  }
+
+  /** Parses and validates the payload of a record whose head passed. */
+  payload(head: RecordHead): DecodeResult {
+    const { value } = head;
     let data: unknown;
     try {
       // A leading byte order mark is skipped, as TextDecoder did.
@@ -196,14 +232,14 @@ export class RecordDecoder {
       const why = e instanceof SyntaxError ? e.message : String(e);
       return { ok: false, errorCode: 'MALFORMED_BODY', reason: `the value is not JSON: ${why}` };
     }
-    const result = this.validator.validate(type.name, data, version);
+    const result = this.validator.validate(this.type.name, data, head.versionNumber);
     if (!result.ok) return { ok: false, errorCode: result.errorCode, reason: result.message };
     const decoded: DecodedRecord = {
-      offset: record.offset,
+      offset: head.offset,
       version: result.version,
-      envelope,
-      eventTimeUs,
-      ingestTimeUs,
+      envelope: head.envelope,
+      eventTimeUs: head.eventTimeUs,
+      ingestTimeUs: head.ingestTimeUs,
       // The schema's root type is "object", so a valid payload is one.
       payload: data as Record<string, unknown>,
     };
@@ -234,7 +270,10 @@ export function encoderFor(version: SchemaVersion): TableEncoder {
 }
 
 /** The envelope columns of a decoded record at `partition`. */
-export function envelopeValues(d: DecodedRecord, partition: number): EnvelopeValues {
+export function envelopeValues(
+  d: Pick<DecodedRecord, 'envelope' | 'eventTimeUs' | 'ingestTimeUs' | 'offset' | 'version'>,
+  partition: number,
+): EnvelopeValues {
   return {
     eventId: d.envelope.id,
     eventTimeUs: d.eventTimeUs,
@@ -280,6 +319,8 @@ interface PendingGroup {
   dt: string;
   hr: string;
   encoder: TableEncoder;
+  /** The one-pass reader into `encoder`'s columns, if the schema allows one and it is enabled. */
+  reader: JsonRowParser | undefined;
   minEventUs: bigint;
   maxEventUs: bigint;
   firstOffset: bigint;
@@ -287,6 +328,14 @@ interface PendingGroup {
 }
 
 const US_PER_HOUR = 3_600_000_000n;
+
+/** A group and the hour of it a row falls in; `fresh` is the key of a group not registered yet. */
+interface Target {
+  group: PendingGroup;
+  version: SchemaVersion;
+  hourStart: bigint;
+  fresh?: string;
+}
 
 /** The record as the DLQ needs it, headers as strings. */
 function withHeaderStrings(r: SegmentRecord): RangeRecord {
@@ -313,7 +362,7 @@ export class SegmentEncoder {
   private added = 0;
   // The group of the previous row and the hour it covers [hourStart, hourStart + 1 h): consecutive
   // records mostly share both, so the dt/hr text is formatted once per hour, not once per row.
-  private current: { group: PendingGroup; version: SchemaVersion; hourStart: bigint } | undefined;
+  private current: Target | undefined;
 
   constructor(private readonly options: SegmentEncoderOptions) {
     this.decoder = new RecordDecoder(options.type, options.validator);
@@ -336,62 +385,88 @@ export class SegmentEncoder {
     }
     this.lastOffset = record.offset;
     this.added++;
-    const result = this.decoder.decode(record);
-    if (!result.ok) {
-      this.rejected.push({
-        offset: record.offset,
-        reason: result.reason,
-        errorCode: result.errorCode,
-        record: withHeaderStrings(record),
-      });
-      return;
-    }
-    const decoded = result.record;
-    const us = decoded.eventTimeUs;
-    let cur = this.current;
-    // The key of a group not registered yet.
-    let fresh: string | undefined;
-    if (!cur || cur.version !== decoded.version || us < cur.hourStart || us >= cur.hourStart + US_PER_HOUR) {
-      const iso = formatMicros(us);
-      const [dt, hr] = [iso.slice(0, 10), iso.slice(11, 13)];
-      const key = `${decoded.version.version}/${dt}/${hr}`;
-      const q = us / US_PER_HOUR;
-      const hourStart = (us % US_PER_HOUR < 0n ? q - 1n : q) * US_PER_HOUR;
-      let group = this.groups.get(key);
-      if (!group) {
-        fresh = key;
-        group = {
-          schemaVersion: decoded.version.version,
-          dt,
-          hr,
-          encoder: encoderFor(decoded.version),
-          minEventUs: us,
-          maxEventUs: us,
-          firstOffset: record.offset,
-          lastOffset: record.offset,
-        };
+    const checked = this.decoder.head(record);
+    if (!checked.ok) return this.reject(record, checked.errorCode, checked.reason);
+    const { head } = checked;
+    const known = type.versions[head.versionNumber - 1];
+    let target = known && this.target(known, head.eventTimeUs, record.offset);
+    // The fast reader first; what it gives up on (rolled back) takes JSON.parse and ajv.
+    const reader = target?.group.reader;
+    if (target && reader) {
+      const env = envelopeValues({ ...head, version: target.version }, partition);
+      if (target.group.encoder.appendWith(() => reader.read(head.value), env)) {
+        return this.book(target, head.eventTimeUs, record.offset);
       }
-      cur = { group, version: decoded.version, hourStart };
     }
-    const { group } = cur;
+    const result = this.decoder.payload(head);
+    if (!result.ok) return this.reject(record, result.errorCode, result.reason);
+    const decoded = result.record;
+    if (target?.version !== decoded.version)
+      target = this.target(decoded.version, decoded.eventTimeUs, record.offset);
     try {
-      group.encoder.append(decoded.payload, envelopeValues(decoded, partition));
+      target.group.encoder.append(decoded.payload, envelopeValues(decoded, partition));
     } catch (e) {
       if (!(e instanceof ConversionError)) throw e;
-      this.rejected.push({
-        offset: record.offset,
-        reason: `${type.name} v${decoded.version.version}: ${e.pointer} ${e.detail}`,
-        errorCode: 'SCHEMA_VALIDATION_FAILED',
-        record: withHeaderStrings(record),
-      });
-      return;
+      return this.reject(
+        record,
+        'SCHEMA_VALIDATION_FAILED',
+        `${type.name} v${decoded.version.version}: ${e.pointer} ${e.detail}`,
+      );
     }
+    this.book(target, decoded.eventTimeUs, record.offset);
+  }
+
+  private reject(record: SegmentRecord, errorCode: ErrorCode, reason: string): void {
+    this.rejected.push({ offset: record.offset, reason, errorCode, record: withHeaderStrings(record) });
+  }
+
+  /** The group a row of `version` at `us` goes to; new groups are registered by book(). */
+  private target(version: SchemaVersion, us: bigint, offset: bigint): Target {
+    const cur = this.current;
+    if (cur && cur.version === version && us >= cur.hourStart && us < cur.hourStart + US_PER_HOUR) return cur;
+    const iso = formatMicros(us);
+    const [dt, hr] = [iso.slice(0, 10), iso.slice(11, 13)];
+    const key = `${version.version}/${dt}/${hr}`;
+    const q = us / US_PER_HOUR;
+    const hourStart = (us % US_PER_HOUR < 0n ? q - 1n : q) * US_PER_HOUR;
+    const group = this.groups.get(key);
+    if (group) return { group, version, hourStart };
+    const encoder = encoderFor(version);
+    const reader =
+      this.options.fastJson === false
+        ? undefined
+        : JsonRowParser.compile(version.schema, encoder.payloadColumns, (name) =>
+            this.options.validator.stringFormat(name),
+          );
+    return {
+      group: {
+        schemaVersion: version.version,
+        dt,
+        hr,
+        encoder,
+        reader,
+        minEventUs: us,
+        maxEventUs: us,
+        firstOffset: offset,
+        lastOffset: offset,
+      },
+      version,
+      hourStart,
+      fresh: key,
+    };
+  }
+
+  /** Books a row appended to the target's group. */
+  private book(target: Target, us: bigint, offset: bigint): void {
+    const { group } = target;
     // Registered only once a row is in: a group never ends up empty.
-    if (fresh !== undefined) this.groups.set(fresh, group);
-    this.current = cur;
+    if (target.fresh !== undefined) {
+      this.groups.set(target.fresh, group);
+      this.current = { group, version: target.version, hourStart: target.hourStart };
+    } else this.current = target;
     if (us < group.minEventUs) group.minEventUs = us;
     if (us > group.maxEventUs) group.maxEventUs = us;
-    group.lastOffset = record.offset;
+    group.lastOffset = offset;
   }
 
   /** One Parquet file per (schema version, dt, hr) group, and the rejected records. */
