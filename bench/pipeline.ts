@@ -81,6 +81,8 @@ const CHILD_CATALOG_ENV = 'SLUICE_BENCH_PIPELINE_CATALOG';
 const CHILD_QUEUE_ENV = 'SLUICE_BENCH_PIPELINE_QUEUE';
 // The profiled round encodes on the main thread (encodeThreads 0), where the profiler looks.
 const CHILD_INLINE_ENV = 'SLUICE_BENCH_PIPELINE_INLINE';
+// --exact-json: the worker reads every payload with JSON.parse + ajv (pipeline.fastJsonReader false).
+const CHILD_EXACT_JSON_ENV = 'SLUICE_BENCH_PIPELINE_EXACT_JSON';
 const READY_TIMEOUT_MS = 120_000;
 const TARGET_PER_CORE = 50_000;
 const PRELOAD_BATCH = 1000;
@@ -110,7 +112,13 @@ function workerConfig(base: Config, taskQueue: string): Config {
   return {
     ...base,
     logLevel: 'warn',
-    pipeline: { ...base.pipeline, taskQueue, idleWaitMs: 1000, encodeThreads },
+    pipeline: {
+      ...base.pipeline,
+      taskQueue,
+      idleWaitMs: 1000,
+      encodeThreads,
+      fastJsonReader: process.env[CHILD_EXACT_JSON_ENV] ? false : base.pipeline.fastJsonReader,
+    },
   };
 }
 

@@ -298,6 +298,12 @@ const pipelineSchema = z
     encodeThreads: threadCount(
       'Threads that decode, validate and encode segments to Parquet; 0 = on the main thread. A thread has a small heap of its own, so its garbage collections stay cheap (the main thread holds Temporal and the AWS SDK).',
     ),
+    fastJsonReader: z
+      .boolean()
+      .default(true)
+      .describe(
+        'Read payloads with the one-pass JSON row reader where the schema allows it (JSON.parse and ajv only for what it gives up on). The files are the same either way; false reads every payload with JSON.parse + ajv, for comparison or as a way out if the reader is ever suspected.',
+      ),
     notifyObjects: z
       .boolean()
       .default(true)

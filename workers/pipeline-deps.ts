@@ -25,7 +25,12 @@ export function createPipelineDeps(
   // Raw router and replays: one transactional producer per (app, partition) or (replay, lane).
   const txn = new TransactionalProducers(config, admin);
   const validator = new EventValidator(catalog);
-  const encoders = segmentEncoders(config.pipeline.encodeThreads, { catalog, validator, logger });
+  const encoders = segmentEncoders(config.pipeline.encodeThreads, {
+    catalog,
+    validator,
+    logger,
+    fastJson: config.pipeline.fastJsonReader,
+  });
   return {
     config,
     catalog,

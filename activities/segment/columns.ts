@@ -101,12 +101,10 @@ export interface Builder {
   readonly length: number;
   /** Appends one JSON value; null or undefined is SQL NULL. Throws ConversionError. */
   append(v: unknown): void;
-  /** Drops values back to `length` (nested builders are truncated by their own marks). */
+  /** Drops values back to `length`, and the nested builders' values that belonged to the dropped ones. */
   truncate(length: number): void;
   /** The column so far, as Arrow Data; the builder is empty afterwards. */
   finish(): arrow.Data;
-  /** This builder and every nested one. */
-  all(): Builder[];
 }
 
 interface PrimitiveProps<A> {
@@ -216,10 +214,6 @@ export class Utf8Builder implements Builder {
     this.valid = new Validity();
     return data;
   }
-
-  all(): Builder[] {
-    return [this];
-  }
 }
 
 const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
@@ -271,10 +265,6 @@ abstract class FixedWidthBuilder<A extends Typed> implements Builder {
     this.onGrow();
     this.valid = new Validity();
     return data;
-  }
-
-  all(): Builder[] {
-    return [this];
   }
 }
 
@@ -417,10 +407,6 @@ export class BoolBuilder implements Builder {
     this.valid = new Validity();
     return out;
   }
-
-  all(): Builder[] {
-    return [this];
-  }
 }
 
 export class StructBuilder implements Builder {
@@ -471,6 +457,8 @@ export class StructBuilder implements Builder {
 
   truncate(length: number): void {
     this.valid.length = length;
+    // Children hold one value per object, null objects included.
+    for (const c of this.children) c.truncate(length);
   }
 
   finish(): arrow.Data {
@@ -483,10 +471,6 @@ export class StructBuilder implements Builder {
     });
     this.valid = new Validity();
     return data;
-  }
-
-  all(): Builder[] {
-    return [this, ...this.children.flatMap((c) => c.all())];
   }
 }
 
@@ -535,6 +519,8 @@ export class ListBuilder implements Builder {
 
   truncate(length: number): void {
     this.valid.length = length;
+    // The items of the lists kept end where the last kept list ends.
+    this.item.truncate(this.offsets[length]!);
   }
 
   finish(): arrow.Data {
@@ -549,10 +535,6 @@ export class ListBuilder implements Builder {
     this.offsets = new Int32Array(256);
     this.valid = new Validity();
     return data;
-  }
-
-  all(): Builder[] {
-    return [this, ...this.item.all()];
   }
 }
 
@@ -612,8 +594,8 @@ const envelopeOrder = [
 export class TableEncoder {
   private readonly payloadNames: string[];
   private readonly columns: Builder[];
-  private readonly every: Builder[];
-  private readonly marks: Int32Array;
+  /** Rows appended (the rollback point of the row being appended). */
+  private count = 0;
 
   constructor(readonly schema: arrow.Schema) {
     const fields: arrow.Field[] = schema.fields;
@@ -623,13 +605,11 @@ export class TableEncoder {
       throw new Error(`the Arrow schema does not end with the envelope columns ${envelopeOrder.join(', ')}`);
     this.payloadNames = fields.slice(0, -envelopeColumns.length).map((f) => f.name);
     this.columns = fields.map(builderFor);
-    this.every = this.columns.flatMap((c) => c.all());
-    this.marks = new Int32Array(this.every.length);
   }
 
   /** Rows appended since the last finish(). */
   get rows(): number {
-    return this.columns[0]?.length ?? 0;
+    return this.count;
   }
 
   /** The payload columns' builders, in field order (the envelope columns follow them). */
@@ -640,7 +620,6 @@ export class TableEncoder {
   /** Appends one row: payload columns, then envelope columns. On ConversionError nothing is kept. */
   append(payload: Readonly<Record<string, unknown>>, env: EnvelopeValues): void {
     const { columns, payloadNames } = this;
-    this.mark();
     const n = payloadNames.length;
     for (let j = 0; j < n; j++) {
       const name = payloadNames[j]!;
@@ -659,7 +638,6 @@ export class TableEncoder {
    * When it returns false or throws ConversionError, nothing is kept and false is returned.
    */
   appendWith(fill: () => boolean, env: EnvelopeValues): boolean {
-    this.mark();
     let ok: boolean;
     try {
       ok = fill();
@@ -676,14 +654,9 @@ export class TableEncoder {
     return true;
   }
 
-  private mark(): void {
-    const { every, marks } = this;
-    for (let i = 0; i < every.length; i++) marks[i] = every[i]!.length;
-  }
-
+  /** Drops what a failed row appended: every column back to the rows before it. */
   private rollback(): void {
-    const { every, marks } = this;
-    for (let i = 0; i < every.length; i++) every[i]!.truncate(marks[i]!);
+    for (const c of this.columns) c.truncate(this.count);
   }
 
   private appendEnvelope(env: EnvelopeValues): void {
@@ -697,13 +670,15 @@ export class TableEncoder {
     columns[n + 5]!.append(env.partition);
     columns[n + 6]!.append(env.offset);
     columns[n + 7]!.append(env.test);
+    this.count++;
   }
 
   /** One record batch holding the rows appended so far, in order; the encoder is empty afterwards. */
   finish(): arrow.Table {
     const fields: arrow.Field[] = this.schema.fields;
-    const length = this.rows;
+    const length = this.count;
     const children = this.columns.map((c) => c.finish());
+    this.count = 0;
     const data = arrow.makeData({ type: new arrow.Struct(fields), length, nullCount: 0, children });
     return new arrow.Table([new arrow.RecordBatch(this.schema, data)]);
   }

@@ -33,11 +33,11 @@ export interface SegmentEncoders {
   close(): Promise<void>;
 }
 
-/** Encoding on the calling thread. */
-export function inlineEncoders(validator: EventValidator): SegmentEncoders {
+/** Encoding on the calling thread; `fastJson` as SegmentEncoderOptions (default true). */
+export function inlineEncoders(validator: EventValidator, fastJson = true): SegmentEncoders {
   return {
     open(spec) {
-      const encoder = new ChunkEncoder({ ...spec, validator });
+      const encoder = new ChunkEncoder({ ...spec, validator, fastJson });
       return {
         add: (chunk) => Promise.resolve(encoder.add(chunk)),
         finish: () => Promise.resolve(encoder.finish()),
@@ -70,6 +70,8 @@ export type FromEncodeThread =
 
 export interface EncodeThreadData {
   catalog: Catalog;
+  /** pipeline.fastJsonReader */
+  fastJson: boolean;
 }
 
 interface Pending {
@@ -114,10 +116,10 @@ export class EncodePool implements SegmentEncoders {
 
   constructor(
     threads: number,
-    private readonly deps: { catalog: Catalog; validator: EventValidator },
+    private readonly deps: { catalog: Catalog; validator: EventValidator; fastJson?: boolean },
     private readonly logger: Logger,
   ) {
-    this.inline = inlineEncoders(deps.validator);
+    this.inline = inlineEncoders(deps.validator, deps.fastJson);
     for (let i = 0; i < threads; i++) this.slots.push(this.start(i));
   }
 
@@ -127,7 +129,10 @@ export class EncodePool implements SegmentEncoders {
   }
 
   private start(n: number): Slot {
-    const worker = spawn({ catalog: this.deps.catalog }, `sluice-encode-${n}`);
+    const worker = spawn(
+      { catalog: this.deps.catalog, fastJson: this.deps.fastJson ?? true },
+      `sluice-encode-${n}`,
+    );
     const slot: Slot = { worker, pending: new Map(), segments: 0, ready: false, dead: false };
     worker.on('message', (m: FromEncodeThread) => {
       if (m.kind === 'ready') {
@@ -239,7 +244,9 @@ export class EncodePool implements SegmentEncoders {
 /** The encoders pipeline.encodeThreads asks for. */
 export function segmentEncoders(
   threads: number,
-  deps: { catalog: Catalog; validator: EventValidator; logger: Logger },
+  deps: { catalog: Catalog; validator: EventValidator; logger: Logger; fastJson?: boolean },
 ): SegmentEncoders {
-  return threads > 0 ? new EncodePool(threads, deps, deps.logger) : inlineEncoders(deps.validator);
+  return threads > 0
+    ? new EncodePool(threads, deps, deps.logger)
+    : inlineEncoders(deps.validator, deps.fastJson);
 }

@@ -8,7 +8,7 @@ import type { EncodeThreadData, FromEncodeThread, ToEncodeThread } from './encod
 
 const port = parentPort;
 if (!port) throw new Error('encode-thread.ts runs only as a worker thread (see EncodePool)');
-const { catalog } = workerData as EncodeThreadData;
+const { catalog, fastJson } = workerData as EncodeThreadData;
 const validator = new EventValidator(catalog satisfies Catalog);
 const segments = new Map<number, ChunkEncoder>();
 
@@ -32,6 +32,7 @@ port.on('message', (m: ToEncodeThread) => {
           validator,
           partition: m.partition,
           maxBytes: m.maxBytes,
+          fastJson,
           ...(m.compression ? { compression: m.compression } : {}),
         }),
       );

@@ -198,13 +198,16 @@ const FAIL = -1;
 
 /** The first position at or after `p` that is not JSON whitespace. */
 function ws(buf: Buffer, p: number): number {
+  // Every byte above the space is no whitespace; JSON.stringify writes none at all.
   let b = buf[p];
-  // JSON.stringify writes none; check once before looping.
-  if (b !== 0x20 && b !== 0x0a && b !== 0x0d && b !== 0x09) return p;
-  do b = buf[++p];
-  while (b === 0x20 || b === 0x0a || b === 0x0d || b === 0x09);
+  if (b === undefined || b > 0x20) return p;
+  while (b === 0x20 || b === 0x0a || b === 0x0d || b === 0x09) b = buf[++p];
   return p;
 }
+
+// Bytes a string value holds as they are: printable ASCII but the quote and the backslash.
+const PLAIN = new Uint8Array(256);
+for (let b = 0x20; b < 0x80; b++) PLAIN[b] = b === QUOTE || b === BACKSLASH ? 0 : 1;
 
 const isDigit = (b: number | undefined): boolean => b !== undefined && b >= ZERO && b <= ZERO + 9;
 
@@ -263,14 +266,16 @@ function value(buf: Buffer, p: number, node: Node): number {
 
 function string(buf: Buffer, p: number, node: Node): number {
   const start = p + 1;
-  let chars = 0;
+  // Code points, as ajv counts string length: every byte but UTF-8 continuation bytes.
+  let continuations = 0;
   for (p = start; ; p++) {
-    const b = buf[p];
-    if (b === undefined || b === BACKSLASH || b < 0x20) return FAIL;
+    const b = buf[p]!;
+    if (PLAIN[b] === 1) continue;
     if (b === QUOTE) break;
-    // Code points, as ajv counts string length: every byte but UTF-8 continuation bytes.
-    if ((b & 0xc0) !== 0x80) chars++;
+    if (b === undefined || b < 0x80) return FAIL; // the end, a backslash or a control character
+    if ((b & 0xc0) === 0x80) continuations++;
   }
+  const chars = p - start - continuations;
   if (chars < node.minLength || chars > node.maxLength) return FAIL;
   if (node.enum !== null && !oneOf(node.enum, buf, start, p)) return FAIL;
   const { utf8 } = node;
