@@ -8,7 +8,7 @@
 //      every Parquet object is in S3.
 // Rounds alternate the order of 2 and 3; medians are printed and written to docs/benchmarks-pipeline.md.
 // Usage: npm run bench:pipeline -- [--events 200000] [--rounds 2] [--event-bytes 1024] [--max-records 50000]
-//        [--timeout 900] [--profile] [--worker-node-arg=--flag …] [--doc path | --no-doc]
+//        [--timeout 900] [--profile] [--compare-json] [--worker-node-arg=--flag …] [--doc path | --no-doc]
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { Session } from 'node:inspector/promises';
@@ -81,7 +81,7 @@ const CHILD_CATALOG_ENV = 'SLUICE_BENCH_PIPELINE_CATALOG';
 const CHILD_QUEUE_ENV = 'SLUICE_BENCH_PIPELINE_QUEUE';
 // The profiled round encodes on the main thread (encodeThreads 0), where the profiler looks.
 const CHILD_INLINE_ENV = 'SLUICE_BENCH_PIPELINE_INLINE';
-// --exact-json: the worker reads every payload with JSON.parse + ajv (pipeline.fastJsonReader false).
+// The --compare-json rounds: the worker reads every payload with JSON.parse + ajv (pipeline.fastJsonReader false).
 const CHILD_EXACT_JSON_ENV = 'SLUICE_BENCH_PIPELINE_EXACT_JSON';
 const READY_TIMEOUT_MS = 120_000;
 const TARGET_PER_CORE = 50_000;
@@ -172,11 +172,19 @@ interface WorkerProcess {
   messages: FromWorker[];
 }
 
+/** How a round's worker differs from the configured one. */
+interface Variant {
+  /** Encode on the main thread (the profiled round). */
+  inline?: boolean;
+  /** pipeline.fastJsonReader off (the --compare-json rounds). */
+  exactJson?: boolean;
+}
+
 async function startWorkerProcess(
   catalogDir: string,
   taskQueue: string,
   nodeArgs: string[],
-  inline = false,
+  variant: Variant,
 ): Promise<WorkerProcess> {
   const started = performance.now();
   const child = spawn(process.execPath, [...nodeArgs, '--import', 'tsx', fileURLToPath(import.meta.url)], {
@@ -185,7 +193,8 @@ async function startWorkerProcess(
       ...process.env,
       [CHILD_CATALOG_ENV]: catalogDir,
       [CHILD_QUEUE_ENV]: taskQueue,
-      ...(inline ? { [CHILD_INLINE_ENV]: '1' } : {}),
+      ...(variant.inline ? { [CHILD_INLINE_ENV]: '1' } : {}),
+      ...(variant.exactJson ? { [CHILD_EXACT_JSON_ENV]: '1' } : {}),
     },
     stdio: ['pipe', 'inherit', 'inherit', 'ipc'],
   });
@@ -243,6 +252,8 @@ interface Options {
   maxRecords: number;
   timeoutSeconds: number;
   profile: boolean;
+  /** After each round, one more with the JSON row reader off (pipeline.fastJsonReader false). */
+  compareJson: boolean;
   /** Extra Node flags for the worker process, e.g. --max-semi-space-size=64. */
   workerNodeArgs: string[];
   doc: string | null;
@@ -256,6 +267,7 @@ function parseOptions(): Options {
     'max-records': { type: 'string', default: '50000' },
     timeout: { type: 'string', default: '900' },
     profile: { type: 'boolean', default: false },
+    'compare-json': { type: 'boolean', default: false },
     'worker-node-arg': { type: 'string', multiple: true, default: [] },
     doc: { type: 'string', default: 'docs/benchmarks-pipeline.md' },
     'no-doc': { type: 'boolean', default: false },
@@ -267,6 +279,7 @@ function parseOptions(): Options {
     maxRecords: positiveInt('max-records', values['max-records']),
     timeoutSeconds: positiveInt('timeout', values.timeout),
     profile: values.profile,
+    compareJson: values['compare-json'],
     workerNodeArgs: values['worker-node-arg'],
     doc: values['no-doc'] ? null : values.doc,
   };
@@ -630,10 +643,14 @@ async function runPipeline(
   events: number,
   opts: Options,
   profileFile: string | null,
+  exactJson: boolean,
 ): Promise<PipelineResult> {
   const bounds = await topicBounds(config, type);
   const taskQueue = uniqueName('bench-pipeline');
-  const worker = await startWorkerProcess(iso.dir, taskQueue, opts.workerNodeArgs, profileFile !== null);
+  const worker = await startWorkerProcess(iso.dir, taskQueue, opts.workerNodeArgs, {
+    inline: profileFile !== null,
+    exactJson,
+  });
   const admin = createAdmin(config, 'bench-pipeline-poll');
   let started = false;
   try {
@@ -731,10 +748,18 @@ const STAGES: Stage[] = [
   ],
   ['… lz4 decompression', (f) => f.functionName === 'lz4Decompress'],
   [
-    'RecordDecoder.decode: envelope, UTF-8 + JSON.parse, validation (encode.ts)',
-    (f) => isFn(f, 'decode', 'activities/segment/encode.ts'),
+    'RecordDecoder.head: envelope and UTF-8 checks (encode.ts)',
+    (f) => isFn(f, 'head', 'activities/segment/encode.ts'),
   ],
   ['… RawEnvelopeReader.read (lib/envelope.ts)', (f) => isFn(f, 'read', 'lib/envelope.ts')],
+  [
+    'JSON row reader: payload checked and appended to the columns (json-row.ts)',
+    (f) => isFn(f, 'read', 'activities/segment/json-row.ts'),
+  ],
+  [
+    'RecordDecoder.payload: JSON.parse + ajv, for what the row reader gives up on (encode.ts)',
+    (f) => isFn(f, 'payload', 'activities/segment/encode.ts'),
+  ],
   ['… ajv validation (schemas/validator.ts)', (f) => isFn(f, 'validate', 'schemas/validator.ts')],
   ['… parseTimestampMicros (time.ts)', (f) => isFn(f, 'parseTimestampMicros', 'activities/segment/time.ts')],
   [
@@ -742,7 +767,7 @@ const STAGES: Stage[] = [
     (f) => isFn(f, 'formatMicros', 'activities/segment/time.ts'),
   ],
   [
-    'Arrow columns built (TableEncoder.append, columns.ts)',
+    'Arrow columns built from parsed payloads (TableEncoder.append, columns.ts)',
     (f) => isFn(f, 'append', 'activities/segment/columns.ts'),
   ],
   [
@@ -777,6 +802,8 @@ interface Env extends Machine {
   busyBefore: number;
   profiled: Round | null;
   profile: ProfileSummary | null;
+  /** The --compare-json rounds, each run right after the counted round of the same number. */
+  exactRounds: Round[];
 }
 
 function summaryTable(rounds: Round[]): string {
@@ -889,6 +916,39 @@ function roundsTable(rounds: Round[]): string {
       mb(p.parquetBytes),
     ]),
   );
+}
+
+/** The counted rounds against the --compare-json rounds, in one line. */
+function jsonReaderComparison(rounds: Round[], exact: Round[]): string {
+  const fast = median(rounds.map((r) => r.pipeline.eventsPerCpuSecond));
+  const slow = median(exact.map((r) => r.pipeline.eventsPerCpuSecond));
+  return (
+    `JSON row reader on: ${int(fast)} events per worker CPU second (${dec(1)(1e6 / fast)} µs per event); ` +
+    `off (JSON.parse + ajv): ${int(slow)} (${dec(1)(1e6 / slow)} µs); on / off = ${dec(2)(fast / slow)}×`
+  );
+}
+
+function jsonReaderSection(env: Env, rounds: Round[]): string {
+  if (env.exactRounds.length === 0) {
+    return (
+      '`npm run bench:pipeline -- --compare-json` runs one more round after each counted one with\n' +
+      '`pipeline.fastJsonReader` off (every payload through JSON.parse + ajv) and compares them here.'
+    );
+  }
+  const row = (name: string, rs: Round[]): string =>
+    `| ${name} | ${rs.map((r) => int(r.pipeline.eventsPerCpuSecond)).join(' / ')} | ${int(median(rs.map((r) => r.pipeline.eventsPerCpuSecond)))} | ${dec(1)(1e6 / median(rs.map((r) => r.pipeline.eventsPerCpuSecond)))} |`;
+  return [
+    'After each counted round, one more (not counted above) on a fresh topic with `pipeline.fastJsonReader` off, so',
+    'every payload goes through JSON.parse + ajv + TableEncoder.append instead of the one-pass JSON row reader',
+    '(`activities/segment/json-row.ts`). Both write the same files.',
+    '',
+    '| Payload reading | Events per worker CPU second, by round | Median | CPU per event (µs) |',
+    '| --- | ---: | ---: | ---: |',
+    row('JSON row reader (default)', rounds),
+    row('JSON.parse + ajv', env.exactRounds),
+    '',
+    jsonReaderComparison(rounds, env.exactRounds),
+  ].join('\n');
 }
 
 function profileSection(env: Env): string {
@@ -1005,6 +1065,10 @@ Worker RSS: the highest \`VmRSS\` sampled during the window; \`VmHWM\` also cove
 workflows). Segments are the Kafka ranges written (one \`writeSegment\` each); an object is one Parquet file, one per
 (schema version, event hour) of a segment.
 
+## JSON row reader
+
+${jsonReaderSection(env, rounds)}
+
 ## Profile
 
 ${profileSection(env)}
@@ -1019,6 +1083,7 @@ async function runRound(
   opts: Options,
   order: Round['order'],
   profileFile: string | null,
+  exactJson = false,
 ): Promise<{ round: Round; type: EventType }> {
   const iso = await isolatedCatalog(config, {
     flush: { maxRecords: opts.maxRecords, maxAgeSeconds: MAX_AGE_SECONDS },
@@ -1041,7 +1106,7 @@ async function runRound(
             `(${dec(2)(read.seconds)} s, ${dec(2)(read.cpuSeconds)} CPU s, broker ${dec(2)(read.cpu.stackCores.kafka)} cores)`,
         );
       } else {
-        pipeline = await runPipeline(config, client, iso, type, pre.events, opts, profileFile);
+        pipeline = await runPipeline(config, client, iso, type, pre.events, opts, profileFile, exactJson);
         const p = pipeline;
         console.log(
           `  pipeline   ${int(p.eventsPerSec).padStart(9)} events/s  ${int(p.eventsPerCpuSecond).padStart(9)} per CPU s  ` +
@@ -1089,6 +1154,7 @@ async function main(): Promise<void> {
 
   try {
     const rounds: Round[] = [];
+    const exactRounds: Round[] = [];
     let type: EventType | undefined;
     for (let i = 1; i <= opts.rounds; i++) {
       const order: Round['order'] = i % 2 === 1 ? ['read', 'pipeline'] : ['pipeline', 'read'];
@@ -1096,6 +1162,10 @@ async function main(): Promise<void> {
       const r = await runRound(config, client, opts, order, null);
       rounds.push(r.round);
       type = r.type;
+      if (opts.compareJson) {
+        console.log(`round ${i}, JSON.parse + ajv only (pipeline.fastJsonReader false; not counted above):`);
+        exactRounds.push((await runRound(config, client, opts, ['pipeline'], null, true)).round);
+      }
     }
     let profiled: Round | null = null;
     let profile: ProfileSummary | null = null;
@@ -1120,6 +1190,7 @@ async function main(): Promise<void> {
       busyBefore,
       profiled,
       profile,
+      exactRounds,
     };
     const reads = rounds.flatMap((r) => (r.read ? [r.read] : []));
     const perCore = median(rounds.map((r) => r.pipeline.eventsPerCpuSecond));
@@ -1129,6 +1200,7 @@ async function main(): Promise<void> {
         `${(perCore / median(reads.map((r) => r.eventsPerCpuSecond))).toFixed(2)}× events per CPU second; ` +
         `target ≥ ${int(TARGET_PER_CORE)} events per worker CPU second: ${perCore >= TARGET_PER_CORE ? 'met' : 'NOT met'} (${int(perCore)})`,
     );
+    if (exactRounds.length > 0) console.log(`\n${jsonReaderComparison(rounds, exactRounds)}`);
     if (profile) {
       console.log(`\nworker main thread CPU profile (${dec(0)(profile.busyMs)} ms busy), top self time:`);
       printHotSpots(profile.functions);
