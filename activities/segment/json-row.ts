@@ -2,13 +2,14 @@
 // the schema version and appends the values straight to the column builders, with no JSON.parse,
 // no ajv and no JS object or string per value (string values are copied as bytes).
 //
-// It only ever accepts. Whatever it is not sure of — a string with escapes, a duplicate or unknown
-// key, a number with a fraction or exponent in an integer column, a value the schema refuses, a
-// byte order mark — makes it give up; the caller rolls the row back and the record takes the exact
-// path (JSON.parse → ajv → TableEncoder.append), which also words any rejection. A schema that uses
-// a keyword this file does not implement (pattern aside: const, multipleOf, uniqueItems, min/max
-// properties, enums of non-strings) or a JSON-text column gets no parser at all. So the contract is
-// narrow: accept only what the exact path accepts, and append exactly its values.
+// It only ever accepts. Whatever it is not sure of — a string value with escapes, a repeated key, a
+// key a closed object does not declare, a number with a fraction or exponent in an integer column, a
+// value the schema refuses, a byte order mark — makes it give up; the caller rolls the row back and
+// the record takes the exact path (JSON.parse → ajv → TableEncoder.append), which also words any
+// rejection. Keys an open content model allows are skipped, their values checked as JSON only. A
+// schema that uses a keyword this file does not implement (const, multipleOf, uniqueItems, min/max
+// properties, enums of non-strings) or has a JSON-text column gets no reader at all. So the contract
+// is narrow: accept only what the exact path accepts, and append exactly its values.
 // test/unit/json-row.test.ts holds it to that on generated, mutated and hand-made payloads.
 import type { JsonSchema } from '../../schemas/json-schema.js';
 import { typesOf } from '../../schemas/json-schema.js';
@@ -58,6 +59,8 @@ class Node {
   seenIn = new Int32Array(0);
   /** Objects read so far. */
   count = 0;
+  /** Keys beyond the properties are allowed (additionalProperties is not false); their values are skipped. */
+  open = false;
   // array
   list: ListBuilder | null = null;
   item: Node | null = null;
@@ -177,6 +180,7 @@ function withProperties(node: Node, schema: JsonSchema, columns: readonly Builde
       new Property(Buffer.from(name), required.has(name), compileNode(sub, columns[i]!, formats)),
   );
   node.seenIn = new Int32Array(entries.length);
+  node.open = schema.additionalProperties !== false;
   return node;
 }
 
@@ -293,29 +297,14 @@ function string(buf: Buffer, p: number, node: Node): number {
 
 function number(buf: Buffer, p: number, node: Node): number {
   const start = p;
-  const negative = buf[p] === MINUS;
-  if (negative) p++;
-  // JSON grammar: -? (0 | [1-9][0-9]*) (. [0-9]+)? ([eE] [+-]? [0-9]+)?
-  const intStart = p;
-  if (buf[p] === ZERO) p++;
-  else {
-    if (!isDigit(buf[p])) return FAIL;
-    while (isDigit(buf[p])) p++;
-  }
-  const intEnd = p;
-  let plain = true;
-  if (buf[p] === DOT) {
-    plain = false;
-    if (!isDigit(buf[++p])) return FAIL;
-    while (isDigit(buf[p])) p++;
-  }
-  if (buf[p] === 0x65 || buf[p] === 0x45) {
-    plain = false;
-    p++;
-    if (buf[p] === 0x2b || buf[p] === MINUS) p++;
-    if (!isDigit(buf[p])) return FAIL;
-    while (isDigit(buf[p])) p++;
-  }
+  p = skipNumber(buf, p);
+  if (p === FAIL) return FAIL;
+  const negative = buf[start] === MINUS;
+  const intStart = negative ? start + 1 : start;
+  let intEnd = intStart;
+  while (isDigit(buf[intEnd])) intEnd++;
+  // No fraction and no exponent.
+  const plain = intEnd === p;
   let v: number;
   // Up to 15 digits are exact in a double; longer or non-plain numbers are read as JSON.parse does.
   if (plain && intEnd - intStart <= 15) {
@@ -374,8 +363,25 @@ function object(buf: Buffer, p: number, node: Node): number {
     for (;;) {
       if (buf[p] !== QUOTE) return FAIL;
       const found = property(buf, p + 1, properties, next);
-      // Unknown keys (open content model or not) and repeated ones go the exact way.
-      if (found < 0 || seenIn[found] === id) return FAIL;
+      if (found < 0) {
+        // Another key: allowed by an open content model, and then its value is only checked as JSON
+        // (it is kept in Kafka, not loaded). A closed model refuses it: the exact path words why.
+        if (!node.open) return FAIL;
+        p = otherKey(buf, p + 1);
+        if (p === FAIL) return FAIL;
+        p = ws(buf, p);
+        if (buf[p] !== COLON) return FAIL;
+        p = skipValue(buf, p + 1, 0);
+        if (p === FAIL) return FAIL;
+        p = ws(buf, p);
+        const b = buf[p++];
+        if (b === CLOSE_OBJECT) break;
+        if (b !== COMMA) return FAIL;
+        p = ws(buf, p);
+        continue;
+      }
+      // A repeated key goes the exact way (JSON.parse keeps the last value).
+      if (seenIn[found] === id) return FAIL;
       seenIn[found] = id;
       const prop = properties[found]!;
       next = found + 1 < n ? found + 1 : 0;
@@ -397,6 +403,101 @@ function object(buf: Buffer, p: number, node: Node): number {
     prop.node.builder.append(null);
   }
   node.struct?.appendPresent();
+  return p;
+}
+
+/**
+ * The position after a key that is none of the properties (`start`: after its opening quote). A key
+ * with an escape gives up: unescaped it might be one of the properties.
+ */
+function otherKey(buf: Buffer, start: number): number {
+  for (let p = start; ; p++) {
+    const b = buf[p];
+    if (b === QUOTE) return p + 1;
+    if (b === undefined || b === BACKSLASH || b < 0x20) return FAIL;
+  }
+}
+
+// Deeper values of unknown keys go the exact way (JSON.parse has no limit but the stack).
+const MAX_SKIP_DEPTH = 64;
+const HEX = new Uint8Array(256);
+for (const c of '0123456789abcdefABCDEF') HEX[c.charCodeAt(0)] = 1;
+// What may follow a backslash in a JSON string (u: four hex digits follow).
+const ESCAPES = new Uint8Array(256);
+for (const c of '"\\/bfnrtu') ESCAPES[c.charCodeAt(0)] = 1;
+
+/** The position after any JSON value at `p` (after whitespace), checked as JSON.parse checks it. */
+function skipValue(buf: Buffer, p: number, depth: number): number {
+  p = ws(buf, p);
+  const b = buf[p];
+  switch (b) {
+    case QUOTE:
+      for (p++; ; p++) {
+        const c = buf[p]!;
+        if (PLAIN[c] === 1 || c >= 0x80) continue;
+        if (c === QUOTE) return p + 1;
+        if (c !== BACKSLASH) return FAIL; // the end or a control character
+        const e = buf[++p]!;
+        if (ESCAPES[e] !== 1) return FAIL;
+        if (e === 0x75) {
+          for (let i = 1; i <= 4; i++) if (HEX[buf[p + i]!] !== 1) return FAIL;
+          p += 4;
+        }
+      }
+    case 0x74:
+      return literal(buf, p, 'true');
+    case 0x66:
+      return literal(buf, p, 'false');
+    case 0x6e:
+      return literal(buf, p, 'null');
+    case OPEN_ARRAY:
+    case OPEN_OBJECT: {
+      if (depth >= MAX_SKIP_DEPTH) return FAIL;
+      const object = b === OPEN_OBJECT;
+      const close = object ? CLOSE_OBJECT : CLOSE_ARRAY;
+      p = ws(buf, p + 1);
+      if (buf[p] === close) return p + 1;
+      for (;;) {
+        if (object) {
+          if (buf[p] !== QUOTE) return FAIL;
+          p = skipValue(buf, p, depth + 1);
+          if (p === FAIL) return FAIL;
+          p = ws(buf, p);
+          if (buf[p] !== COLON) return FAIL;
+          p++;
+        }
+        p = skipValue(buf, p, depth + 1);
+        if (p === FAIL) return FAIL;
+        p = ws(buf, p);
+        const c = buf[p++];
+        if (c === close) return p;
+        if (c !== COMMA) return FAIL;
+        p = ws(buf, p);
+      }
+    }
+    default:
+      return b === MINUS || isDigit(b) ? skipNumber(buf, p) : FAIL;
+  }
+}
+
+/** The position after the JSON number at `p`, or FAIL: -? (0 | [1-9][0-9]*) (. [0-9]+)? ([eE] [+-]? [0-9]+)? */
+function skipNumber(buf: Buffer, p: number): number {
+  if (buf[p] === MINUS) p++;
+  if (buf[p] === ZERO) p++;
+  else {
+    if (!isDigit(buf[p])) return FAIL;
+    while (isDigit(buf[p])) p++;
+  }
+  if (buf[p] === DOT) {
+    if (!isDigit(buf[++p])) return FAIL;
+    while (isDigit(buf[p])) p++;
+  }
+  if (buf[p] === 0x65 || buf[p] === 0x45) {
+    p++;
+    if (buf[p] === 0x2b || buf[p] === MINUS) p++;
+    if (!isDigit(buf[p])) return FAIL;
+    while (isDigit(buf[p])) p++;
+  }
   return p;
 }
 
