@@ -607,7 +607,10 @@ How each client reads an exact range:
   with no consumer group and no subscription. The bench loops it from \`from\`, advancing past the last record
   batch received, and sizes the byte budget of the last fetch to the records still missing. The broker only
   returns whole record batches, so the batch holding \`from\` (and the one holding \`to - 1\`) can bring records
-  outside the range; they are counted above and dropped.
+  outside the range; they are counted above and dropped. (This compares the clients as they come. The
+  pipeline itself reads with \`lib/kafka-fetch.ts\`: the same Fetch request on the client's connections, but the
+  record batches parsed by \`lib/kafka-records.ts\` into one object per record with its headers left as bytes;
+  its own figures are in benchmarks-pipeline.md.)
 - **kafkajs**: there is no manual partition assignment (kafkajs issue #373), and \`seek()\` is only allowed after
   \`run()\`. The least bad way is a throwaway consumer group per read (unique groupId, \`autoCommit: false\`,
   \`fromBeginning: false\` so nothing is fetched before the seek lands): \`subscribe\`, \`run\` with \`eachBatch\`,
