@@ -1,7 +1,11 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { loadCatalog } from '../../schemas/catalog.js';
-import { EventValidator } from '../../schemas/validator.js';
+import { Ajv2020 } from 'ajv/dist/2020.js';
+import * as ajvFormats from 'ajv-formats';
+import { EventValidator, isCanonicalUtcDateTime } from '../../schemas/validator.js';
+
+const addFormats = ajvFormats.default.default;
 
 const validator = new EventValidator(loadCatalog());
 
@@ -82,4 +86,45 @@ test('an open content model keeps extra fields valid', () => {
     battery_level: 0.4,
   });
   assert.equal(r.ok, true);
+});
+
+test('the date-time check the pipeline runs agrees with ajv-formats on every string, its shortcut never says yes alone', () => {
+  const ajv = new Ajv2020({ strict: true });
+  addFormats(ajv);
+  const byAjv = ajv.compile({ type: 'string', format: 'date-time' });
+  const check = validator.stringFormat('date-time');
+  assert.ok(check);
+  const strings: string[] = [];
+  for (const year of ['0000', '1900', '2000', '2023', '2024', '9999'])
+    for (let month = 0; month <= 13; month++)
+      for (const day of [0, 1, 28, 29, 30, 31, 32]) {
+        const date = `${year}-${String(month).padStart(2, '0')}-${String(day).padStart(2, '0')}`;
+        for (const time of [
+          'T00:00:00Z',
+          'T23:59:59.999999Z',
+          'T23:59:60Z',
+          'T24:00:00Z',
+          't12:00:00z',
+          'T12:00:00+01:00',
+          'T12:00:00',
+        ])
+          strings.push(date + time);
+      }
+  strings.push(
+    '',
+    'Z',
+    '2026-11-25T12:00:00.Z',
+    '2026-11-25T12:00:00.1234567890Z',
+    '2026-11-25 12:00:00Z',
+    '2026-1-25T12:00:00Z',
+  );
+  let shortcut = 0;
+  for (const s of strings) {
+    assert.equal(check(s), byAjv(s), s);
+    if (isCanonicalUtcDateTime(s)) {
+      shortcut++;
+      assert.ok(byAjv(s), `the shortcut took ${s}, which ajv-formats refuses`);
+    }
+  }
+  assert.ok(shortcut > 100);
 });
