@@ -90,8 +90,16 @@ interface Slot {
   dead: boolean;
 }
 
+// Young generation of an encode thread: 96 MB, that is 32 MB semi-spaces (V8's default is 16), so
+// a chunk's short-lived garbage (record views, envelope strings) is collected in fewer scavenges
+// and less of it is promoted. A small gain, measured in pairs of npm run bench:pipeline rounds: 6
+// of 7 pairs faster, by 1–4% (the bench's noise is about as large); ~20 MB more RSS.
+const ENCODE_THREAD_YOUNG_MB = 96;
+
 function spawn(data: EncodeThreadData, name: string): Worker {
-  return startThread(import.meta.url, 'encode-thread', data, name);
+  return startThread(import.meta.url, 'encode-thread', data, name, {
+    maxYoungGenerationSizeMb: ENCODE_THREAD_YOUNG_MB,
+  });
 }
 
 /** Buffers again: structured clone hands a rejected record's key and value over as Uint8Arrays. */
