@@ -1,9 +1,9 @@
 // Parsing, validating and enveloping a request's events (proxy.prepareThreads): on worker threads,
 // so the main thread, which alone runs HTTP, the Kafka client and the spool, does not also spend
 // a third of its time on JSON. With 0 threads, or while no thread is alive, it runs inline.
-import type { Worker } from 'node:worker_threads';
 import type { ErrorCode } from '../lib/errors.js';
 import type { Logger } from '../lib/logger.js';
+import { ThreadSlots, type ThreadSlot } from '../lib/thread-slots.js';
 import { startThread } from '../lib/threads.js';
 import type { Catalog } from '../schemas/catalog.js';
 import type { EventValidator } from '../schemas/validator.js';
@@ -57,14 +57,12 @@ interface Pending {
   shared: SharedArrayBuffer;
 }
 
-interface Slot {
-  worker: Worker;
-  ready: boolean;
-  pending: Map<number, Pending>;
-  started: Promise<void>;
-  /** Body buffers the thread is done with, for the next requests. */
+/** Per thread: body buffers it is done with, for the next requests. */
+interface Buffers {
   free: SharedArrayBuffer[];
 }
+
+type Slot = ThreadSlot<Pending, Buffers>;
 
 // Bodies reach a thread through shared memory that is reused: transferring each body's own
 // ArrayBuffer cost the main thread more (fresh pages every request) than a copy into a warm one.
@@ -73,8 +71,9 @@ const KEEP_SHARED_BYTES = 1024 * 1024;
 const KEEP_SHARED_BUFFERS = 32;
 
 function sharedFor(slot: Slot, bytes: number): SharedArrayBuffer {
-  const i = slot.free.findIndex((b) => b.byteLength >= bytes);
-  if (i >= 0) return slot.free.splice(i, 1)[0]!;
+  const { free } = slot.state;
+  const i = free.findIndex((b) => b.byteLength >= bytes);
+  if (i >= 0) return free.splice(i, 1)[0]!;
   let size = MIN_SHARED_BYTES;
   while (size < bytes) size *= 2;
   return new SharedArrayBuffer(size);
@@ -82,104 +81,78 @@ function sharedFor(slot: Slot, bytes: number): SharedArrayBuffer {
 
 function release(slot: Slot, b: SharedArrayBuffer): void {
   // Rare large bodies must not pin their memory.
-  if (b.byteLength <= KEEP_SHARED_BYTES && slot.free.length < KEEP_SHARED_BUFFERS) slot.free.push(b);
-}
-
-/**
- * A thread keeps the process alive only while it starts or works, so a forgotten stop() cannot
- * hang an exit. (Called after the listeners are added: adding a 'message' listener refs it.)
- */
-function holdOpen(slot: Slot): void {
-  if (!slot.ready || slot.pending.size > 0) slot.worker.ref();
-  else slot.worker.unref();
-}
-
-function spawn(data: PrepareWorkerData, name: string): Worker {
-  return startThread(import.meta.url, 'prepare-worker', data, name);
+  const { free } = slot.state;
+  if (b.byteLength <= KEEP_SHARED_BYTES && free.length < KEEP_SHARED_BUFFERS) free.push(b);
 }
 
 export class PreparePool {
-  private readonly slots: Slot[] = [];
+  private readonly pool: ThreadSlots<Pending, Buffers, PrepareReply | { ready: true }>;
   private nextId = 1;
-  private closing = false;
 
   constructor(
     threads: number,
     private readonly deps: { catalog: Catalog; validator: EventValidator },
-    private readonly logger: Logger,
+    logger: Logger,
   ) {
-    for (let i = 0; i < threads; i++) this.slots.push(this.start(i));
+    this.pool = new ThreadSlots({
+      threads,
+      what: 'prepare',
+      fallback: 'preparing inline',
+      spawn: (n) =>
+        startThread(
+          import.meta.url,
+          'prepare-worker',
+          { catalog: deps.catalog } satisfies PrepareWorkerData,
+          `sluice-prepare-${n}`,
+        ),
+      newState: () => ({ free: [] }),
+      isReady: (m) => 'ready' in m,
+      onMessage: (slot, m) => {
+        if ('ready' in m) return;
+        const p = this.pool.answered(slot, m.id);
+        if (!p) return;
+        release(slot, p.shared);
+        if (!m.ok) {
+          const e = m.error;
+          p.reject(e.code ? new HttpError(e.code, e.message, e.details, e.retryAfter) : new Error(e.message));
+          return;
+        }
+        try {
+          p.spend(m.items);
+          p.resolve(decodePrepared(m.batch));
+        } catch (err) {
+          p.reject(err);
+        }
+      },
+      exitError: (n, code) =>
+        new Error(`prepare thread ${n} exited (code ${code}) during the request; retry it`),
+      // The proxy waits for its threads before it listens.
+      refWhileStarting: true,
+      logger,
+    });
   }
 
   get threads(): number {
-    return this.slots.length;
+    return this.pool.slots.length;
+  }
+
+  /** The threads' slots (tests look at them). */
+  get slots(): readonly Slot[] {
+    return this.pool.slots;
   }
 
   /** Resolves once every thread compiled its validators (or failed to start: then inline). */
   async ready(): Promise<void> {
-    await Promise.all(this.slots.map((s) => s.started));
-  }
-
-  private start(n: number): Slot {
-    const worker = spawn({ catalog: this.deps.catalog }, `sluice-prepare-${n}`);
-    let started!: () => void;
-    const slot: Slot = {
-      worker,
-      ready: false,
-      pending: new Map(),
-      free: [],
-      started: new Promise<void>((r) => (started = r)),
-    };
-    worker.on('message', (m: PrepareReply | { ready: true }) => {
-      if ('ready' in m) {
-        slot.ready = true;
-        started();
-        holdOpen(slot);
-        return;
-      }
-      const p = slot.pending.get(m.id);
-      if (!p) return;
-      slot.pending.delete(m.id);
-      release(slot, p.shared);
-      holdOpen(slot);
-      if (!m.ok) {
-        const e = m.error;
-        p.reject(e.code ? new HttpError(e.code, e.message, e.details, e.retryAfter) : new Error(e.message));
-        return;
-      }
-      try {
-        p.spend(m.items);
-        p.resolve(decodePrepared(m.batch));
-      } catch (err) {
-        p.reject(err);
-      }
-    });
-    worker.on('error', (err) => this.logger.error({ err, thread: n }, 'prepare thread failed'));
-    worker.once('exit', (code) => {
-      const wasReady = slot.ready;
-      slot.ready = false;
-      started();
-      const err = new Error(`prepare thread ${n} exited (code ${code}) during the request; retry it`);
-      for (const p of slot.pending.values()) p.reject(err);
-      slot.pending.clear();
-      if (this.closing) return;
-      // A thread that ran before is replaced; one that could not even start would fail again.
-      if (wasReady) {
-        this.logger.warn({ thread: n, code }, 'prepare thread exited; starting a new one');
-        this.slots[n] = this.start(n);
-      } else {
-        this.logger.error({ thread: n, code }, 'prepare thread did not start; preparing inline');
-      }
-    });
-    holdOpen(slot);
-    return slot;
+    await Promise.all(this.pool.slots.map((s) => s.started));
   }
 
   /** The parsed, validated and enveloped events of a body; throws HttpError for whole-body errors. */
   prepare(req: PrepareRequest): Promise<PreparedEvent[]> {
-    // The least busy live thread.
-    let slot: Slot | undefined;
-    for (const s of this.slots) if (s.ready && (!slot || s.pending.size < slot.pending.size)) slot = s;
+    // The least busy thread that is ready; while none is, the calling thread.
+    const slot = this.pool.pick(
+      (s) => s.ready && !s.dead,
+      (s) => s.pending.size,
+    );
     if (!slot) return Promise.resolve(prepareInline(req, this.deps));
     const id = this.nextId++;
     const shared = sharedFor(slot, req.body.length);
@@ -195,17 +168,13 @@ export class PreparePool {
       maxEventBytes: req.maxEventBytes,
       eventTypes: req.eventTypes,
     };
-    const s = slot;
     return new Promise<PreparedEvent[]>((resolve, reject) => {
-      s.pending.set(id, { resolve, reject, spend: req.spend, shared });
-      holdOpen(s);
-      s.worker.postMessage(job);
+      this.pool.send(slot, id, { resolve, reject, spend: req.spend, shared }, job);
     });
   }
 
   async close(): Promise<void> {
-    this.closing = true;
-    await Promise.all(this.slots.map((s) => s.worker.terminate()));
+    await this.pool.close();
   }
 }
 

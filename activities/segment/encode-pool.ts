@@ -5,8 +5,8 @@
 // encoding costs ~20 µs per 1 KB event on a thread with a small heap and ~31 µs beside that heap.
 // A segment stays on one thread from open to finish; its fetched bytes are transferred, not copied
 // twice, and only the Parquet files (transferred back) and the rejects return.
-import type { Worker } from 'node:worker_threads';
 import type { Logger } from '../../lib/logger.js';
+import { ThreadSlots, type ThreadSlot } from '../../lib/thread-slots.js';
 import { startThread } from '../../lib/threads.js';
 import type { Catalog, EventType } from '../../schemas/catalog.js';
 import type { EventValidator } from '../../schemas/validator.js';
@@ -79,28 +79,18 @@ interface Pending {
   reject: (err: unknown) => void;
 }
 
-interface Slot {
-  worker: Worker;
-  pending: Map<number, Pending>;
-  /** Open segments on this thread. */
-  segments: number;
-  /** The thread said it is ready (its validators compiled). */
-  ready: boolean;
-  /** The thread exited: nothing more can be sent to it. */
-  dead: boolean;
+/** Per thread: its open segments (a segment stays on its thread from open to finish). */
+interface Segments {
+  open: number;
 }
+
+type Slot = ThreadSlot<Pending, Segments>;
 
 // Young generation of an encode thread: 96 MB, that is 32 MB semi-spaces (V8's default is 16), so
 // a chunk's short-lived garbage (record views, envelope strings) is collected in fewer scavenges
 // and less of it is promoted. A small gain, measured in pairs of npm run bench:pipeline rounds: 6
 // of 7 pairs faster, by 1–4% (the bench's noise is about as large); ~20 MB more RSS.
 const ENCODE_THREAD_YOUNG_MB = 96;
-
-function spawn(data: EncodeThreadData, name: string): Worker {
-  return startThread(import.meta.url, 'encode-thread', data, name, {
-    maxYoungGenerationSizeMb: ENCODE_THREAD_YOUNG_MB,
-  });
-}
 
 /** Buffers again: structured clone hands a rejected record's key and value over as Uint8Arrays. */
 function asBuffer(b: Uint8Array | null): Buffer | null {
@@ -116,70 +106,48 @@ function revive(segment: EncodedSegment): EncodedSegment {
 }
 
 export class EncodePool implements SegmentEncoders {
-  private readonly slots: Slot[] = [];
+  private readonly pool: ThreadSlots<Pending, Segments, FromEncodeThread>;
   private readonly inline: SegmentEncoders;
   private nextId = 1;
   private nextJob = 1;
-  private closing = false;
 
   constructor(
     threads: number,
-    private readonly deps: { catalog: Catalog; validator: EventValidator; fastJson?: boolean },
-    private readonly logger: Logger,
+    deps: { catalog: Catalog; validator: EventValidator; fastJson?: boolean },
+    logger: Logger,
   ) {
     this.inline = inlineEncoders(deps.validator, deps.fastJson);
-    for (let i = 0; i < threads; i++) this.slots.push(this.start(i));
+    const data: EncodeThreadData = { catalog: deps.catalog, fastJson: deps.fastJson ?? true };
+    this.pool = new ThreadSlots({
+      threads,
+      what: 'encode',
+      fallback: 'encoding on the main thread',
+      spawn: (n) =>
+        startThread(import.meta.url, 'encode-thread', data, `sluice-encode-${n}`, {
+          maxYoungGenerationSizeMb: ENCODE_THREAD_YOUNG_MB,
+        }),
+      newState: () => ({ open: 0 }),
+      isReady: (m) => m.kind === 'ready',
+      onMessage: (slot, m) => {
+        if (m.kind === 'ready') return;
+        const p = this.pool.answered(slot, m.job);
+        if (!p) return;
+        if (m.kind === 'failed') p.reject(new Error(m.message));
+        else if (m.kind === 'progress') p.resolve(m.progress as never);
+        else p.resolve(revive(m.segment) as never);
+      },
+      exitError: (n, code) =>
+        new Error(
+          `encode thread ${n} exited (code ${code}) while encoding a segment; the activity retries it`,
+        ),
+      refWhileStarting: false,
+      logger,
+    });
   }
 
   /** Threads alive now (0: every segment is encoded on the calling thread). */
   get liveThreads(): number {
-    return this.slots.filter((s) => !s.dead).length;
-  }
-
-  private start(n: number): Slot {
-    const worker = spawn(
-      { catalog: this.deps.catalog, fastJson: this.deps.fastJson ?? true },
-      `sluice-encode-${n}`,
-    );
-    const slot: Slot = { worker, pending: new Map(), segments: 0, ready: false, dead: false };
-    worker.on('message', (m: FromEncodeThread) => {
-      if (m.kind === 'ready') {
-        slot.ready = true;
-        return;
-      }
-      const p = slot.pending.get(m.job);
-      if (!p) return;
-      slot.pending.delete(m.job);
-      this.holdOpen(slot);
-      if (m.kind === 'failed') p.reject(new Error(m.message));
-      else if (m.kind === 'progress') p.resolve(m.progress as never);
-      else p.resolve(revive(m.segment) as never);
-    });
-    worker.on('error', (err) => this.logger.error({ err, thread: n }, 'encode thread failed'));
-    worker.once('exit', (code) => {
-      slot.dead = true;
-      const err = new Error(
-        `encode thread ${n} exited (code ${code}) while encoding a segment; the activity retries it`,
-      );
-      for (const p of slot.pending.values()) p.reject(err);
-      slot.pending.clear();
-      if (this.closing) return;
-      // A thread that ran before is replaced; one that could not even start would fail again.
-      if (slot.ready) {
-        this.logger.warn({ thread: n, code }, 'encode thread exited; starting a new one');
-        this.slots[n] = this.start(n);
-      } else {
-        this.logger.error({ thread: n, code }, 'encode thread did not start; encoding on the main thread');
-      }
-    });
-    this.holdOpen(slot);
-    return slot;
-  }
-
-  /** A thread keeps the process alive only while it works, so a forgotten close() cannot hang an exit. */
-  private holdOpen(slot: Slot): void {
-    if (slot.pending.size > 0) slot.worker.ref();
-    else slot.worker.unref();
+    return this.pool.slots.filter((s) => !s.dead).length;
   }
 
   private ask<T>(
@@ -189,26 +157,26 @@ export class EncodePool implements SegmentEncoders {
   ): Promise<T> {
     if (slot.dead)
       return Promise.reject(new Error('the encode thread of this segment exited; the activity retries it'));
-    return new Promise<T>((resolve, reject) => {
-      slot.pending.set(message.job, { resolve, reject });
-      this.holdOpen(slot);
-      slot.worker.postMessage(message, transfer);
-    });
+    return new Promise<T>((resolve, reject) =>
+      this.pool.send(slot, message.job, { resolve, reject }, message, transfer),
+    );
   }
 
   open(spec: SegmentSpec): SegmentSession {
-    // The live thread with the fewest open segments; none alive (none could start): inline.
-    let slot: Slot | undefined;
-    for (const s of this.slots) if (!s.dead && (!slot || s.segments < slot.segments)) slot = s;
-    if (!slot) return this.inline.open(spec);
+    // The live thread with the fewest open segments (a starting one queues the messages); none
+    // alive (none could start): inline.
+    const s = this.pool.pick(
+      (t) => !t.dead,
+      (t) => t.state.open,
+    );
+    if (!s) return this.inline.open(spec);
     const id = this.nextId++;
-    const s = slot;
-    s.segments++;
+    s.state.open++;
     let open = true;
     const close = (): void => {
       if (!open) return;
       open = false;
-      s.segments--;
+      s.state.open--;
     };
     s.worker.postMessage({
       kind: 'open',
@@ -244,8 +212,7 @@ export class EncodePool implements SegmentEncoders {
   }
 
   async close(): Promise<void> {
-    this.closing = true;
-    await Promise.all(this.slots.map((s) => s.worker.terminate()));
+    await this.pool.close();
   }
 }
 
