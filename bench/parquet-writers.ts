@@ -58,6 +58,7 @@ import {
   writeSummary,
   type Machine,
 } from './common.js';
+import { seededRandom } from '../test/helpers/random.js';
 
 const WRITERS = ['wasm-zstd', 'wasm-snappy', 'duckdb-zstd', 'parquetjs-lite', 'dsnp-parquetjs'] as const;
 type WriterName = (typeof WRITERS)[number];
@@ -82,22 +83,11 @@ const TYPE = 'order_created';
 // ---------------------------------------------------------------------------------------------
 // The batch: deterministic, so every child process builds the very same records.
 
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 const CITIES = ['Toronto', 'Montréal', 'Vancouver', 'Calgary', 'New York', 'Chicago', 'Austin', 'Seattle'];
 const SKU_WORDS = ['burrito', 'taco', 'bowl', 'salad', 'soda', 'chips', 'salsa', 'churro', 'quesadilla'];
 
 function buildRecords(rows: number): RangeRecord[] {
-  const rnd = mulberry32(42);
+  const rnd = seededRandom(42);
   const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rnd() * xs.length)]!;
   const hex = (n: number): string =>
     Array.from({ length: n }, () => Math.floor(rnd() * 16).toString(16)).join('');

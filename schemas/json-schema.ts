@@ -39,7 +39,8 @@ export interface JsonSchema {
   uniqueItems?: boolean;
 }
 
-export const allowedKeywords: ReadonlySet<string> = new Set<keyof JsonSchema>([
+/** Keywords that only describe: no effect on what validates or on the columns. */
+export const annotationKeywords: readonly (keyof JsonSchema)[] = [
   '$schema',
   '$id',
   '$comment',
@@ -48,6 +49,10 @@ export const allowedKeywords: ReadonlySet<string> = new Set<keyof JsonSchema>([
   'examples',
   'deprecated',
   'default',
+];
+
+export const allowedKeywords: ReadonlySet<string> = new Set<keyof JsonSchema>([
+  ...annotationKeywords,
   'type',
   'enum',
   'const',

@@ -12,7 +12,7 @@
 // is narrow: accept only what the exact path accepts, and append exactly its values.
 // test/unit/json-row.test.ts holds it to that on generated, mutated and hand-made payloads.
 import type { JsonSchema } from '../../schemas/json-schema.js';
-import { typesOf } from '../../schemas/json-schema.js';
+import { annotationKeywords, typesOf } from '../../schemas/json-schema.js';
 import {
   BoolBuilder,
   Float64Builder,
@@ -86,16 +86,6 @@ class Property {
 /** Thrown while compiling: the schema uses something the fast path does not implement. */
 class Unsupported extends Error {}
 
-const ANNOTATIONS = [
-  '$schema',
-  '$id',
-  '$comment',
-  'title',
-  'description',
-  'examples',
-  'deprecated',
-  'default',
-];
 const KEYWORDS: Record<Kind, string[]> = {
   string: ['type', 'enum', 'format', 'minLength', 'maxLength', 'pattern'],
   integer: ['type', 'minimum', 'maximum', 'exclusiveMinimum', 'exclusiveMaximum'],
@@ -114,7 +104,8 @@ function compileNode(schema: JsonSchema, builder: Builder, formats: Formats): No
   if (schema.type === undefined || distinct.size !== 1) throw new Unsupported('no single type');
   const kind = [...distinct][0] as Kind;
   for (const key of Object.keys(schema)) {
-    if (!ANNOTATIONS.includes(key) && !KEYWORDS[kind].includes(key)) throw new Unsupported(key);
+    if (!(annotationKeywords as readonly string[]).includes(key) && !KEYWORDS[kind].includes(key))
+      throw new Unsupported(key);
   }
   const node = new Node(kind, builder);
   node.nullable = nullable;
@@ -372,22 +363,16 @@ function object(buf: Buffer, p: number, node: Node): number {
         p = ws(buf, p);
         if (buf[p] !== COLON) return FAIL;
         p = skipValue(buf, p + 1, 0);
-        if (p === FAIL) return FAIL;
-        p = ws(buf, p);
-        const b = buf[p++];
-        if (b === CLOSE_OBJECT) break;
-        if (b !== COMMA) return FAIL;
-        p = ws(buf, p);
-        continue;
+      } else {
+        // A repeated key goes the exact way (JSON.parse keeps the last value).
+        if (seenIn[found] === id) return FAIL;
+        seenIn[found] = id;
+        const prop = properties[found]!;
+        next = found + 1 < n ? found + 1 : 0;
+        p = ws(buf, p + prop.name.length + 2);
+        if (buf[p] !== COLON) return FAIL;
+        p = value(buf, p + 1, prop.node);
       }
-      // A repeated key goes the exact way (JSON.parse keeps the last value).
-      if (seenIn[found] === id) return FAIL;
-      seenIn[found] = id;
-      const prop = properties[found]!;
-      next = found + 1 < n ? found + 1 : 0;
-      p = ws(buf, p + prop.name.length + 2);
-      if (buf[p] !== COLON) return FAIL;
-      p = value(buf, p + 1, prop.node);
       if (p === FAIL) return FAIL;
       p = ws(buf, p);
       const b = buf[p++];

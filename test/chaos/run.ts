@@ -21,21 +21,10 @@ import { EventValidator } from '../../schemas/validator.js';
 import type { PipelineStatus } from '../../workflows/signals.js';
 import { isolatedCatalog, type IsolatedCatalog } from '../helpers/catalog.js';
 import { freePort } from '../helpers/net.js';
+import { seededRandom } from '../helpers/random.js';
 
 const SHIPPED = ['order_created', 'delivery_status_changed', 'mobile_page_load'] as const;
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
-
-/** A small seeded generator, so a failing run can be repeated with the same fault times. */
-function rng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 interface Ledger {
   /** Answered 202: the proxy promised to deliver. */
@@ -113,7 +102,7 @@ runMain(async () => {
   const total = Number(values.events);
   const seconds = Number(values.seconds);
   const seed = Number(values.seed);
-  const random = rng(seed);
+  const random = seededRandom(seed);
   const stateDir = mkdtempSync(join(tmpdir(), 'sluice-chaos-'));
   const configFile = join(stateDir, 'sluice.config.json');
   const raw = {

@@ -19,6 +19,7 @@ import {
 } from '../../schemas/catalog.js';
 import type { JsonSchema } from '../../schemas/json-schema.js';
 import { EventValidator } from '../../schemas/validator.js';
+import { seededRandom } from '../helpers/random.js';
 
 /** Every construct the reader implements, in one schema. */
 const constructs: JsonSchema = {
@@ -109,18 +110,6 @@ function compiles(version: SchemaVersion): boolean {
 
 // ---------------------------------------------------------------------------------------------
 // Payloads
-
-/** A small seeded generator, so a failure can be run again. */
-function random(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
 
@@ -378,7 +367,7 @@ describe('JSON row reader', () => {
     test(`${name}: the same files and rejections as JSON.parse + ajv, on valid and mutated payloads`, () => {
       const type = memoryCatalog.types.get(name)!;
       for (const version of type.versions) {
-        const rnd = random(version.version * 7919 + name.length);
+        const rnd = seededRandom(version.version * 7919 + name.length);
         const valid = generated(version, 60, version.version);
         const texts = [
           ...valid.map((p) => JSON.stringify(p)),

@@ -4,6 +4,7 @@ import { test } from 'node:test';
 import { compatibilityPartitioner, murmur2 as platformaticMurmur2 } from '@platformatic/kafka';
 import { z } from 'zod';
 import { murmur2, partitionForKey, StickyPartitioner } from '../../proxy/partitioner.js';
+import { seededRandom } from '../helpers/random.js';
 
 // Vectors computed by the real Java client (kafka-clients 4.1.1): see the generator's header to
 // regenerate. This test only reads them, so it needs no Java.
@@ -24,18 +25,6 @@ const fixture = Fixture.parse(
   JSON.parse(readFileSync(new URL('../fixtures/murmur2-java.json', import.meta.url), 'utf8')),
 );
 const vectors = fixture.vectors.map((v) => ({ ...v, key: Buffer.from(v.hex, 'hex') }));
-
-/** Deterministic [0, 1) source (mulberry32), so distribution tests never flake. */
-function seeded(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 2 ** 32;
-  };
-}
 
 test('the Java fixture covers what it should', () => {
   assert.equal(fixture.kafkaClients, '4.1.1');
@@ -94,7 +83,7 @@ test('partitionForKey rejects partition counts Java would fail on', () => {
 });
 
 test('sticky: the same partition until the batch is closed', () => {
-  const sticky = new StickyPartitioner(seeded(1));
+  const sticky = new StickyPartitioner(seededRandom(1));
   const first = sticky.partition('orders', 12);
   for (let i = 0; i < 50; i++) assert.equal(sticky.partition('orders', 12), first);
   sticky.onNewBatch('orders', 12);
@@ -118,7 +107,7 @@ test('sticky: a new batch moves to another partition even when the random draw r
 });
 
 test('sticky: a single-partition topic is always partition 0', () => {
-  const sticky = new StickyPartitioner(seeded(2));
+  const sticky = new StickyPartitioner(seededRandom(2));
   for (let i = 0; i < 20; i++) {
     assert.equal(sticky.partition('solo', 1), 0);
     sticky.onNewBatch('solo', 1);
@@ -127,7 +116,7 @@ test('sticky: a single-partition topic is always partition 0', () => {
 });
 
 test('sticky: new batches spread evenly over all partitions', () => {
-  const sticky = new StickyPartitioner(seeded(3));
+  const sticky = new StickyPartitioner(seededRandom(3));
   const n = 7;
   const batches = 70_000;
   const counts = new Array<number>(n).fill(0);
@@ -148,7 +137,7 @@ test('sticky: new batches spread evenly over all partitions', () => {
 });
 
 test('sticky: topics are independent', () => {
-  const sticky = new StickyPartitioner(seeded(4));
+  const sticky = new StickyPartitioner(seededRandom(4));
   const a = sticky.partition('a', 100);
   const b = sticky.partition('b', 100);
   for (let i = 0; i < 10; i++) {
@@ -161,7 +150,7 @@ test('sticky: topics are independent', () => {
 });
 
 test('sticky: only a closed batch on the sticky partition moves it', () => {
-  const sticky = new StickyPartitioner(seeded(5));
+  const sticky = new StickyPartitioner(seededRandom(5));
   const current = sticky.partition('orders', 12);
   sticky.onNewBatch('orders', 12, (current + 1) % 12);
   assert.equal(sticky.partition('orders', 12), current);
@@ -186,7 +175,7 @@ test('sticky: a raised partition count is used from the next batch; a lowered on
 test('sticky: a broken random source or partition count is an error, not a bad partition', () => {
   assert.throws(() => new StickyPartitioner(() => 1).partition('t', 3), RangeError);
   assert.throws(() => new StickyPartitioner(() => Number.NaN).partition('t', 3), RangeError);
-  const sticky = new StickyPartitioner(seeded(6));
+  const sticky = new StickyPartitioner(seededRandom(6));
   assert.throws(() => sticky.partition('t', 0), RangeError);
   assert.throws(() => sticky.onNewBatch('t', 2.5), RangeError);
 });
