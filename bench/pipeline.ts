@@ -767,7 +767,7 @@ const STAGES: Stage[] = [
     (f) => isFn(f, 'formatMicros', 'activities/segment/time.ts'),
   ],
   [
-    'Arrow columns built from parsed payloads (TableEncoder.append, columns.ts)',
+    "Column builders' append (columns.ts): envelope columns, timestamps, payloads of the exact path",
     (f) => isFn(f, 'append', 'activities/segment/columns.ts'),
   ],
   [
