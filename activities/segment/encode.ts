@@ -375,6 +375,8 @@ export class SegmentEncoder {
   // The group of the previous row and the hour it covers [hourStart, hourStart + 1 h): consecutive
   // records mostly share both, so the dt/hr text is formatted once per hour, not once per row.
   private current: Target | undefined;
+  // A new group not registered yet (see target()).
+  private unbooked: Target | undefined;
 
   constructor(private readonly options: SegmentEncoderOptions) {
     this.decoder = new RecordDecoder(options.type, options.validator);
@@ -401,7 +403,7 @@ export class SegmentEncoder {
     if (!checked.ok) return this.reject(record, checked.errorCode, checked.reason);
     const { head } = checked;
     const known = type.versions[head.versionNumber - 1];
-    let target = known && this.target(known, head.eventTimeUs, record.offset);
+    let target = known && this.target(known, head.eventTimeUs);
     // The fast reader first; what it gives up on (rolled back) takes JSON.parse and ajv.
     const reader = target?.group.reader;
     if (target && reader) {
@@ -413,8 +415,7 @@ export class SegmentEncoder {
     const result = this.decoder.payload(head);
     if (!result.ok) return this.reject(record, result.errorCode, result.reason);
     const decoded = result.record;
-    if (target?.version !== decoded.version)
-      target = this.target(decoded.version, decoded.eventTimeUs, record.offset);
+    if (target?.version !== decoded.version) target = this.target(decoded.version, decoded.eventTimeUs);
     try {
       target.group.encoder.append(decoded.payload, envelopeValues(decoded, partition));
     } catch (e) {
@@ -433,7 +434,7 @@ export class SegmentEncoder {
   }
 
   /** The group a row of `version` at `us` goes to; new groups are registered by book(). */
-  private target(version: SchemaVersion, us: bigint, offset: bigint): Target {
+  private target(version: SchemaVersion, us: bigint): Target {
     const cur = this.current;
     if (cur && cur.version === version && us >= cur.hourStart && us < cur.hourStart + US_PER_HOUR) return cur;
     const iso = formatMicros(us);
@@ -443,6 +444,9 @@ export class SegmentEncoder {
     const hourStart = (us % US_PER_HOUR < 0n ? q - 1n : q) * US_PER_HOUR;
     const group = this.groups.get(key);
     if (group) return { group, version, hourStart };
+    // A new group whose first record was rejected is kept for the next one: a run of rejected
+    // records must not build an encoder and a row reader each. (Its columns were rolled back.)
+    if (this.unbooked?.fresh === key) return this.unbooked;
     const encoder = encoderFor(version);
     const reader =
       this.options.fastJson === false
@@ -450,7 +454,8 @@ export class SegmentEncoder {
         : JsonRowParser.compile(version.schema, encoder.payloadColumns, (name) =>
             this.options.validator.stringFormat(name),
           );
-    return {
+    this.unbooked = {
+      // The offsets and times are set by book() with the first row.
       group: {
         schemaVersion: version.version,
         dt,
@@ -459,13 +464,14 @@ export class SegmentEncoder {
         reader,
         minEventUs: us,
         maxEventUs: us,
-        firstOffset: offset,
-        lastOffset: offset,
+        firstOffset: -1n,
+        lastOffset: -1n,
       },
       version,
       hourStart,
       fresh: key,
     };
+    return this.unbooked;
   }
 
   /** Books a row appended to the target's group. */
@@ -475,6 +481,10 @@ export class SegmentEncoder {
     if (target.fresh !== undefined) {
       this.groups.set(target.fresh, group);
       this.current = { group, version: target.version, hourStart: target.hourStart };
+      this.unbooked = undefined;
+      group.firstOffset = offset;
+      group.minEventUs = us;
+      group.maxEventUs = us;
     } else this.current = target;
     if (us < group.minEventUs) group.minEventUs = us;
     if (us > group.maxEventUs) group.maxEventUs = us;

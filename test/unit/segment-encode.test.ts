@@ -605,6 +605,33 @@ describe('encodeSegment: order_created, v1 and v2 across hours, with broken reco
     );
   });
 
+  test('a group whose first records are rejected starts at its first row: offsets and event times', () => {
+    const at = (offset: number, time: string, payload: unknown): RangeRecord =>
+      rec({ offset, type: 'order_created', version: 1, time, payload });
+    const { groups, rejected } = encodeSegment({
+      type: orderType,
+      validator,
+      partition: 1,
+      records: [
+        at(200, '2026-11-25T12:01:00Z', { ...orderV1(200), currency: 'XXX' }),
+        at(201, '2026-11-25T12:02:00Z', { ...orderV1(201), items: [] }),
+        at(202, '2026-11-25T12:30:00Z', orderV1(202)),
+        at(203, '2026-11-25T12:10:00Z', { ...orderV1(203), store_id: 7 }),
+        at(204, '2026-11-25T12:20:00Z', orderV1(204)),
+      ],
+    });
+    assert.deepEqual(
+      rejected.map((r) => r.offset),
+      [200n, 201n, 203n],
+    );
+    assert.equal(groups.length, 1);
+    const [g] = groups;
+    assert.deepEqual(
+      [g?.rows, g?.firstOffset, g?.lastOffset, g?.minEventTime, g?.maxEventTime],
+      [2, 202n, 204n, '2026-11-25T12:20:00.000000Z', '2026-11-25T12:30:00.000000Z'],
+    );
+  });
+
   test('object keys: one per group, under v=/dt=/hr=, all named after the whole segment range', () => {
     const keys = encoded.groups.map((g) => segmentObjectKey('order_created', g, 1, orderFrom, orderTo));
     assert.deepEqual(keys, [
