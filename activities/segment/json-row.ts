@@ -32,7 +32,7 @@ type Kind = 'string' | 'integer' | 'number' | 'boolean' | 'object' | 'array';
 /**
  * What one schema location accepts and the builder its values go to. One class with every field,
  * whatever the kind: the parser reads these in its hottest loops, and one shape keeps those reads
- * monomorphic (an object literal per kind made them megamorphic, which cost more than the parse).
+ * monomorphic.
  */
 class Node {
   nullable = false;
