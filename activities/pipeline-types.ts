@@ -45,6 +45,12 @@ export interface SegmentRef {
   rows: number;
   bytes: number;
   rejected: number;
+  /**
+   * Rows read with JSON.parse + ajv because the JSON row reader gave up on them (escapes, number
+   * spellings…), cannot read the schema, or is off (pipeline.fastJsonReader). Absent in the results
+   * of segments written before it was counted.
+   */
+  exactPathRows?: number;
   minEventTime?: string;
   maxEventTime?: string;
 }

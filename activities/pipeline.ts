@@ -164,6 +164,7 @@ export function createPipelineActivities(deps: PipelineDeps) {
       let end = planned;
       let groups: SegmentGroup[];
       let rejected: RejectedRecord[];
+      let exactPathRows: number;
       try {
         for await (const chunk of readRangeChunks(reader, {
           topic: t.topic,
@@ -179,7 +180,7 @@ export function createPipelineActivities(deps: PipelineDeps) {
             break;
           }
         }
-        ({ groups, rejected } = await segment.finish());
+        ({ groups, rejected, exactPathRows } = await segment.finish());
       } catch (err) {
         segment.discard();
         throw err;
@@ -236,6 +237,7 @@ export function createPipelineActivities(deps: PipelineDeps) {
         rows: groups.reduce((n, g) => n + g.rows, 0),
         bytes: objects.reduce((n, o) => n + o.bytes, 0),
         rejected: rejected.length,
+        exactPathRows,
         ...(times.length ? { minEventTime: times[0]!, maxEventTime: times[times.length - 1]! } : {}),
       };
     },

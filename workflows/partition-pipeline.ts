@@ -97,6 +97,7 @@ export async function partitionPipeline(input: PartitionPipelineInput): Promise<
         objects: ref.objects.map((o) => o.key),
         rows: ref.rows,
         rejected: ref.rejected,
+        exactPathRows: ref.exactPathRows ?? 0,
         at: new Date().toISOString(),
       };
       status.position = ref.to;

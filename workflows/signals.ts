@@ -7,7 +7,16 @@ export interface PartitionStatus {
   position: string;
   highWatermark: string;
   lag: string;
-  lastSegment?: { from: string; to: string; objects: string[]; rows: number; rejected: number; at: string };
+  lastSegment?: {
+    from: string;
+    to: string;
+    objects: string[];
+    rows: number;
+    rejected: number;
+    /** Of `rows`, read with JSON.parse + ajv instead of the JSON row reader (see SegmentRef). */
+    exactPathRows: number;
+    at: string;
+  };
   /** Rows per second over the last segment. */
   rate: number;
   segments: number;

@@ -102,7 +102,7 @@ function revive(segment: EncodedSegment): EncodedSegment {
     ...r,
     record: { ...r.record, key: asBuffer(r.record.key), value: asBuffer(r.record.value) },
   }));
-  return { groups: segment.groups, rejected };
+  return { groups: segment.groups, rejected, exactPathRows: segment.exactPathRows };
 }
 
 export class EncodePool implements SegmentEncoders {

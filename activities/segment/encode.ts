@@ -74,6 +74,8 @@ export interface EncodedSegment {
   groups: SegmentGroup[];
   /** In offset order. */
   rejected: RejectedRecord[];
+  /** Rows read with JSON.parse + ajv: the JSON row reader gave up on them, cannot read the schema or is off. */
+  exactPathRows: number;
 }
 
 /** A record that passed every check, as its Parquet row. */
@@ -372,6 +374,7 @@ export class SegmentEncoder {
   private readonly groups = new Map<string, PendingGroup>();
   private lastOffset: bigint | undefined;
   private added = 0;
+  private exactPathRows = 0;
   // The group of the previous row and the hour it covers [hourStart, hourStart + 1 h): consecutive
   // records mostly share both, so the dt/hr text is formatted once per hour, not once per row.
   private current: Target | undefined;
@@ -426,6 +429,7 @@ export class SegmentEncoder {
         `${type.name} v${decoded.version.version}: ${e.pointer} ${e.detail}`,
       );
     }
+    this.exactPathRows++;
     this.book(target, decoded.eventTimeUs, record.offset);
   }
 
@@ -512,6 +516,7 @@ export class SegmentEncoder {
         };
       }),
       rejected: this.rejected,
+      exactPathRows: this.exactPathRows,
     };
   }
 }

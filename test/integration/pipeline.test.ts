@@ -187,6 +187,21 @@ test('every produced event is in Parquet exactly once with its envelope columns;
     );
   }
 
+  // Plain JSON.stringify payloads: the JSON row reader read every row, none took JSON.parse + ajv.
+  let segments = (await status()).partitions.flatMap((p) => (p.lastSegment ? [p.lastSegment] : []));
+  for (let i = 0; i < 40 && !segments.some((g) => g.rows > 0); i++) {
+    await new Promise((r) => setTimeout(r, 250));
+    segments = (await status()).partitions.flatMap((p) => (p.lastSegment ? [p.lastSegment] : []));
+  }
+  assert.ok(
+    segments.some((g) => g.rows > 0),
+    'a partition reports its last segment',
+  );
+  assert.deepEqual(
+    segments.map((g) => g.exactPathRows),
+    segments.map(() => 0),
+  );
+
   const dlq = await readTopic(config, `events.${TYPE}.dlq`);
   assert.deepEqual(dlq.map((d) => d.headers.sluice_error_code).sort(), [
     'INVALID_EVENT',

@@ -461,5 +461,13 @@ describe('JSON row reader', () => {
       ]),
       1,
     );
+    // What the reader left to JSON.parse + ajv is counted, for the segment's result and status.
+    const recs = records(constructsType, 1, texts);
+    const exact = encode(constructsType, recs, false);
+    const rows = exact.groups.reduce((n, g) => n + g.rows, 0);
+    assert.equal(exact.exactPathRows, rows);
+    const fast = encode(constructsType, recs, true);
+    assert.equal(fast.exactPathRows, rows - accepted(constructsType.latest, texts));
+    assert.ok(fast.exactPathRows > 0 && fast.exactPathRows < rows);
   });
 });
