@@ -2,6 +2,7 @@
 // JSON payload; every context attribute is a `ce_` header, so any CloudEvents SDK can read our
 // records as they are, and consumers that ignore headers still see plain JSON.
 import { randomUUID } from 'node:crypto';
+import { bytesEqualAt } from './bytes.js';
 import { Cursor, type RawRangeRecord } from './kafka-records.js';
 
 export interface EventEnvelope {
@@ -210,17 +211,7 @@ HEADER_NAMES.forEach((n, i) => (BY_LENGTH[n.length] ??= []).push(i));
 const SLOT = Object.fromEntries(ATTRIBUTE_HEADERS.map((n, i) => [n, i])) as Record<AttributeHeader, number>;
 // Values unique to each event: never worth comparing with the previous record's.
 const UNIQUE = ATTRIBUTE_HEADERS.map((n) => n === 'ce_id' || n === 'ce_time' || n === 'ce_partitionkey');
-const SHORT = 64;
 const EMPTY = Buffer.alloc(0);
-
-/** Whether bytes [start, end) of `buf` equal `b`. */
-function sameBytesAt(buf: Buffer, start: number, end: number, b: Buffer): boolean {
-  const n = end - start;
-  if (n !== b.length) return false;
-  if (n > SHORT) return buf.compare(b, 0, n, start, end) === 0;
-  for (let i = 0; i < n; i++) if (buf[start + i] !== b[i]) return false;
-  return true;
-}
 
 /**
  * readEnvelope over a record's header bytes (RawRangeRecord), with the same result and errors as
@@ -258,7 +249,7 @@ export class RawEnvelopeReader {
         if (!candidates) continue;
         for (const i of candidates) {
           // A later header of the same name wins, as in headerMap.
-          if (sameBytesAt(buf, nameStart, nameStart + nameLength, HEADER_NAMES[i]!)) {
+          if (bytesEqualAt(buf, nameStart, nameStart + nameLength, HEADER_NAMES[i]!)) {
             starts[i] = valueLength < 0 ? -1 : valueStart;
             ends[i] = valueStart + Math.max(valueLength, 0);
             break;
@@ -281,7 +272,7 @@ export class RawEnvelopeReader {
     const { buf } = this;
     if (UNIQUE[i]) return buf.toString('utf8', start, end);
     const last = this.lastBytes[i];
-    if (last !== undefined && sameBytesAt(buf, start, end, last)) return this.lastText[i];
+    if (last !== undefined && bytesEqualAt(buf, start, end, last)) return this.lastText[i];
     const text = buf.toString('utf8', start, end);
     // A copy: the bytes are a view of a whole fetched batch, which must not be kept alive.
     this.lastBytes[i] = Buffer.from(buf.subarray(start, end));

@@ -140,16 +140,9 @@ export function* recordBatches(
   );
   const abortedProducers = new Set<bigint>();
   let nextAborted = 0;
-  let at = 0;
-  while (data.length - at >= RECORDS_AT) {
-    const size = BATCH_OVERHEAD + data.readInt32BE(at + BATCH_LENGTH_AT);
-    if (at + size > data.length) break;
-    const batch = data.subarray(at, at + size);
-    at += size;
+  for (const { batch, baseOffset, end: batchEnd } of wholeBatches(data)) {
     const magic = batch.readInt8(MAGIC_AT);
     if (magic !== 2) throw new RecordBatchError(`record batch format ${magic} is not supported (only v2)`);
-    const baseOffset = batch.readBigInt64BE(0);
-    const batchEnd = baseOffset + BigInt(batch.readInt32BE(LAST_OFFSET_DELTA_AT)) + 1n;
     if (batchEnd > next) next = batchEnd;
     while (nextAborted < aborted.length && aborted[nextAborted]!.firstOffset < batchEnd)
       abortedProducers.add(aborted[nextAborted++]!.producerId);
@@ -208,17 +201,23 @@ export function* recordBatches(
   return next;
 }
 
-/** The offset after the last whole batch in `data` (where the next fetch starts), or `from`. */
-export function wholeBatchesEnd(data: Buffer, from: bigint): bigint {
-  let next = from;
+/** The whole record batches in `data`, with their first offset and the offset after their last; a last batch cut off by the fetch size is left out. */
+function* wholeBatches(data: Buffer): Generator<{ batch: Buffer; baseOffset: bigint; end: bigint }> {
   let at = 0;
   while (data.length - at >= RECORDS_AT) {
     const size = BATCH_OVERHEAD + data.readInt32BE(at + BATCH_LENGTH_AT);
-    if (at + size > data.length) break;
-    const end = data.readBigInt64BE(at) + BigInt(data.readInt32BE(at + LAST_OFFSET_DELTA_AT)) + 1n;
-    if (end > next) next = end;
+    if (at + size > data.length) return;
+    const batch = data.subarray(at, at + size);
     at += size;
+    const baseOffset = batch.readBigInt64BE(0);
+    yield { batch, baseOffset, end: baseOffset + BigInt(batch.readInt32BE(LAST_OFFSET_DELTA_AT)) + 1n };
   }
+}
+
+/** The offset after the last whole batch in `data` (where the next fetch starts), or `from`. */
+export function wholeBatchesEnd(data: Buffer, from: bigint): bigint {
+  let next = from;
+  for (const { end } of wholeBatches(data)) if (end > next) next = end;
   return next;
 }
 

@@ -11,6 +11,7 @@
 // properties, enums of non-strings) or has a JSON-text column gets no reader at all. So the contract
 // is narrow: accept only what the exact path accepts, and append exactly its values.
 // test/unit/json-row.test.ts holds it to that on generated, mutated and hand-made payloads.
+import { bytesEqualAt } from '../../lib/bytes.js';
 import type { JsonSchema } from '../../schemas/json-schema.js';
 import { annotationKeywords, typesOf } from '../../schemas/json-schema.js';
 import {
@@ -206,16 +207,8 @@ for (let b = 0x20; b < 0x80; b++) PLAIN[b] = b === QUOTE || b === BACKSLASH ? 0 
 
 const isDigit = (b: number | undefined): boolean => b !== undefined && b >= ZERO && b <= ZERO + 9;
 
-/** Whether `buf[start, end)` holds the bytes of `name` (a loop: short keys, no native call). */
-function same(name: Buffer, buf: Buffer, start: number, end: number): boolean {
-  const n = name.length;
-  if (n !== end - start) return false;
-  for (let i = 0; i < n; i++) if (name[i] !== buf[start + i]) return false;
-  return true;
-}
-
 function oneOf(values: Buffer[], buf: Buffer, start: number, end: number): boolean {
-  for (const v of values) if (same(v, buf, start, end)) return true;
+  for (const v of values) if (bytesEqualAt(buf, start, end, v)) return true;
   return false;
 }
 
@@ -323,11 +316,7 @@ function property(buf: Buffer, start: number, properties: Property[], next: numb
   const n = properties.length;
   const expected = properties[next]!.name;
   const len = expected.length;
-  if (buf[start + len] === QUOTE) {
-    let i = 0;
-    while (i < len && expected[i] === buf[start + i]) i++;
-    if (i === len) return next;
-  }
+  if (buf[start + len] === QUOTE && bytesEqualAt(buf, start, start + len, expected)) return next;
   let end = start;
   for (;;) {
     const b = buf[end];
@@ -337,7 +326,7 @@ function property(buf: Buffer, start: number, properties: Property[], next: numb
   }
   for (let k = 1; k < n; k++) {
     const i = next + k < n ? next + k : next + k - n;
-    if (same(properties[i]!.name, buf, start, end)) return i;
+    if (bytesEqualAt(buf, start, end, properties[i]!.name)) return i;
   }
   return -1;
 }
