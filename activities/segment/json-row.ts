@@ -309,6 +309,18 @@ function number(buf: Buffer, p: number, node: Node): number {
   return p;
 }
 
+/**
+ * Where the key starting at `start` (after its opening quote) ends: its closing quote. A key with an
+ * escape gives up (FAIL): unescaped it might be one of the properties, or another than it seems.
+ */
+function keyEnd(buf: Buffer, start: number): number {
+  for (let p = start; ; p++) {
+    const b = buf[p];
+    if (b === QUOTE) return p;
+    if (b === undefined || b === BACKSLASH || b < 0x20) return FAIL;
+  }
+}
+
 /** The index of the property whose name is the key at `start` (after its quote), or -1. */
 function property(buf: Buffer, start: number, properties: Property[], next: number): number {
   // Producers mostly write keys in one order: try the property after the last one first, and
@@ -317,13 +329,8 @@ function property(buf: Buffer, start: number, properties: Property[], next: numb
   const expected = properties[next]!.name;
   const len = expected.length;
   if (buf[start + len] === QUOTE && bytesEqualAt(buf, start, start + len, expected)) return next;
-  let end = start;
-  for (;;) {
-    const b = buf[end];
-    if (b === undefined || b === BACKSLASH || b < 0x20) return -1;
-    if (b === QUOTE) break;
-    end++;
-  }
+  const end = keyEnd(buf, start);
+  if (end === FAIL) return -1;
   for (let k = 1; k < n; k++) {
     const i = next + k < n ? next + k : next + k - n;
     if (bytesEqualAt(buf, start, end, properties[i]!.name)) return i;
@@ -347,9 +354,9 @@ function object(buf: Buffer, p: number, node: Node): number {
         // Another key: allowed by an open content model, and then its value is only checked as JSON
         // (it is kept in Kafka, not loaded). A closed model refuses it: the exact path words why.
         if (!node.open) return FAIL;
-        p = otherKey(buf, p + 1);
+        p = keyEnd(buf, p + 1);
         if (p === FAIL) return FAIL;
-        p = ws(buf, p);
+        p = ws(buf, p + 1);
         if (buf[p] !== COLON) return FAIL;
         p = skipValue(buf, p + 1, 0);
       } else {
@@ -378,18 +385,6 @@ function object(buf: Buffer, p: number, node: Node): number {
   }
   node.struct?.appendPresent();
   return p;
-}
-
-/**
- * The position after a key that is none of the properties (`start`: after its opening quote). A key
- * with an escape gives up: unescaped it might be one of the properties.
- */
-function otherKey(buf: Buffer, start: number): number {
-  for (let p = start; ; p++) {
-    const b = buf[p];
-    if (b === QUOTE) return p + 1;
-    if (b === undefined || b === BACKSLASH || b < 0x20) return FAIL;
-  }
 }
 
 // Deeper values of unknown keys go the exact way (JSON.parse has no limit but the stack).
