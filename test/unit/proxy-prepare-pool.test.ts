@@ -157,7 +157,12 @@ test('a thread that dies fails only its own requests; the next ones are prepared
       crashing as unknown as { slots: { ready: boolean; worker: { terminate(): Promise<number> } }[] }
     ).slots;
     const first = slots[0]!;
-    const inFlight = crashing.prepare(request(body, 'json'));
+    // Enough events that the thread is still at work when it is terminated: a request it answered
+    // first would not fail, and would leave nothing holding the process open while terminate() waits.
+    const busy = JSON.stringify(
+      Array.from({ length: 20_000 }, (_, i) => ({ type: 'order_created', data: orderData(i) })),
+    );
+    const inFlight = crashing.prepare(request(busy, 'json'));
     await first.worker.terminate();
     await assert.rejects(inFlight, /prepare thread 0 exited/);
     // While the new thread starts, the main thread prepares.
