@@ -30,6 +30,8 @@ export interface IsolatedCatalogOptions {
    * `{{type}}` stands for the suffixed type name.
    */
   extraTypes?: Record<string, Record<string, string>>;
+  /** More copies of shipped types: new name → shipped name, e.g. a second order_created for a bench's warm-up. */
+  copies?: Record<string, string>;
 }
 
 export async function isolatedCatalog(
@@ -40,14 +42,18 @@ export async function isolatedCatalog(
   const dir = mkdtempSync(join(tmpdir(), 'sluice-catalog-'));
   const type = (n: string): string => `${n}_${suffix}`;
   const app = (n: string): string => `${n}-${suffix.replaceAll('_', '-')}`;
-  for (const name of readdirSync(defaultCatalogDir())) {
-    if (name.endsWith('.json')) continue;
+  const shipped = readdirSync(defaultCatalogDir()).filter((name) => !name.endsWith('.json'));
+  const sources: [string, string][] = [
+    ...shipped.map((name): [string, string] => [name, name]),
+    ...Object.entries(opts.copies ?? {}),
+  ];
+  for (const [name, source] of sources) {
     const target = join(dir, type(name));
-    cpSync(join(defaultCatalogDir(), name), target, { recursive: true });
+    cpSync(join(defaultCatalogDir(), source), target, { recursive: true });
     for (const f of readdirSync(target)) {
       const file = join(target, f);
       let text = readFileSync(file, 'utf8').replaceAll(
-        `urn:sluice:schema:${name}:`,
+        `urn:sluice:schema:${source}:`,
         `urn:sluice:schema:${type(name)}:`,
       );
       if (f === 'event.yaml' && opts.flush?.maxRecords)
