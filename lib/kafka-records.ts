@@ -4,6 +4,7 @@
 // here a record is one object whose key and value are views of the batch and whose headers stay
 // bytes, walked in place by whoever needs a few of them (lib/envelope.ts RawEnvelopeReader).
 import { compressionsAlgorithmsByBitmask } from '@platformatic/kafka';
+import type { Lz4Scratch } from './lz4-scratch.js';
 
 /** A record of a range read: key, value and the header bytes are views of its (decompressed) batch. */
 export interface RawRangeRecord {
@@ -28,6 +29,9 @@ export class RecordBatchError extends Error {
 const COMPRESSION_MASK = 0x07;
 const TRANSACTIONAL_BATCH = 0x10;
 const CONTROL_BATCH = 0x20;
+// By the compression attribute's value.
+const COMPRESSION_NAMES = ['none', 'gzip', 'snappy', 'lz4', 'zstd'];
+const LZ4 = 3;
 // Fixed part of a batch: baseOffset (8) + batchLength (4); the length counts what follows it.
 const BATCH_LENGTH_AT = 8;
 const BATCH_OVERHEAD = 12;
@@ -126,13 +130,30 @@ export interface ParsedRange {
  * Batch by batch because a 2 MiB fetch of lz4 data holds ~7,500 records of 1 KB: made all at once,
  * they outlived the young generation while the pipeline worked through them, and every fetch
  * promoted ~1.8 MB to the old generation, which then cost full collections of the worker's heap.
- * A batch (what one producer request sent) is worked through before the next is decoded.
+ * A batch (what one producer request sent) is worked through before the next is decoded. With
+ * `lz4` (a reader that copies what it keeps), lz4 batches are decompressed into its scratch memory
+ * instead of a new Buffer each, and a batch's records are valid only until the next is asked for.
  */
 export function* recordBatches(
   data: Buffer,
   from: bigint,
   to: bigint,
   abortedTransactions: readonly AbortedTransaction[] = [],
+  lz4?: Lz4Scratch,
+): Generator<RawRangeRecord[], bigint, undefined> {
+  try {
+    return yield* batchRecords(data, from, to, abortedTransactions, lz4);
+  } finally {
+    lz4?.release();
+  }
+}
+
+function* batchRecords(
+  data: Buffer,
+  from: bigint,
+  to: bigint,
+  abortedTransactions: readonly AbortedTransaction[],
+  lz4: Lz4Scratch | undefined,
 ): Generator<RawRangeRecord[], bigint, undefined> {
   let next = from;
   const aborted = [...abortedTransactions].sort((a, b) =>
@@ -150,12 +171,6 @@ export function* recordBatches(
     const producerId = batch.readBigInt64BE(PRODUCER_ID_AT);
     const count = batch.readInt32BE(RECORD_COUNT_AT);
     let body = batch.subarray(RECORDS_AT);
-    const compression = attributes & COMPRESSION_MASK;
-    if (compression !== 0 && !(attributes & CONTROL_BATCH)) {
-      const algorithm = compressionsAlgorithmsByBitmask[compression];
-      if (!algorithm) throw new RecordBatchError(`record batch compression ${compression} is unknown`);
-      body = algorithm.decompressSync(body);
-    }
     if (attributes & CONTROL_BATCH) {
       // One control record; its key is int16 version, int16 type (0 = abort, 1 = commit).
       const c = new Cursor(body);
@@ -170,6 +185,20 @@ export function* recordBatches(
     if (attributes & TRANSACTIONAL_BATCH && abortedProducers.has(producerId)) continue;
     // A batch can start before `from` and end after `to`: the broker only sends whole batches.
     if (batchEnd <= from || baseOffset >= to) continue;
+    // Only batches with records in the range are decompressed (control batches never are).
+    const compression = attributes & COMPRESSION_MASK;
+    if (compression !== 0) {
+      const algorithm = compressionsAlgorithmsByBitmask[compression];
+      if (!algorithm) throw new RecordBatchError(`record batch compression ${compression} is unknown`);
+      try {
+        body = lz4 && compression === LZ4 ? lz4.decompress(body) : algorithm.decompressSync(body);
+      } catch (err) {
+        // The decoders are WebAssembly: a corrupt frame is a trap ("unreachable"), which names nothing.
+        throw new RecordBatchError(
+          `the record batch at offset ${baseOffset} cannot be decompressed (${COMPRESSION_NAMES[compression] ?? compression}): ${err instanceof Error ? err.message : String(err)}`,
+        );
+      }
+    }
     const baseTimestamp = batch.readBigInt64BE(BASE_TIMESTAMP_AT);
     const records: RawRangeRecord[] = [];
     const c = new Cursor(body);

@@ -4,6 +4,7 @@
 // (encode-pool.ts), so both give the same files.
 import type { AbortedTransaction } from '../../lib/kafka-records.js';
 import { recordBatches } from '../../lib/kafka-records.js';
+import { Lz4Scratch } from '../../lib/lz4-scratch.js';
 import { SegmentEncoder, type EncodedSegment, type SegmentEncoderOptions } from './encode.js';
 
 /** What a chunk of a range brings: record batches and the part of the range they cover. */
@@ -28,6 +29,9 @@ export interface ChunkEncoderOptions extends SegmentEncoderOptions {
   maxBytes: number;
 }
 
+// Per thread: a batch's records are appended (or copied, when rejected) before the next is decoded.
+const lz4 = new Lz4Scratch();
+
 export class ChunkEncoder {
   private readonly encoder: SegmentEncoder;
   private bytes = 0;
@@ -43,7 +47,7 @@ export class ChunkEncoder {
     if (this.cutAt === undefined) {
       const data = Buffer.from(chunk.data.buffer, chunk.data.byteOffset, chunk.data.byteLength);
       // The byte limit cuts at a record boundary; offsets never change, so a retry cuts at the same place.
-      outer: for (const batch of recordBatches(data, chunk.from, chunk.to, chunk.aborted)) {
+      outer: for (const batch of recordBatches(data, chunk.from, chunk.to, chunk.aborted, lz4)) {
         for (const r of batch) {
           const size = (r.value?.length ?? 0) + (r.key?.length ?? 0);
           if (this.encoder.records > 0 && this.bytes + size > this.options.maxBytes) {

@@ -354,11 +354,12 @@ interface Target {
 /** The record as the DLQ needs it, headers as strings. */
 function withHeaderStrings(r: SegmentRecord): RangeRecord {
   if (!('headerBuf' in r)) return r;
+  // Copies: the record's bytes are a view of its batch, which may be scratch memory (Lz4Scratch).
   return {
     offset: r.offset,
     timestamp: r.timestamp,
-    key: r.key,
-    value: r.value,
+    key: r.key && Buffer.from(r.key),
+    value: r.value && Buffer.from(r.value),
     headers: headerMap(headerPairs(r)),
   };
 }

@@ -99,6 +99,20 @@ test('an encode thread writes the same files and rejects as encoding inline', as
   assert.deepEqual(comparable(threaded.segment), comparable(local.segment));
 });
 
+test('rejected records keep their own key and value, though later lz4 batches reuse the memory they were read from', async () => {
+  // Batches are decompressed into one scratch region (lib/lz4-scratch.ts) reused batch after batch.
+  for (const encoders of [inline, pool]) {
+    const { segment } = await encode(encoders, chunks(400));
+    assert.equal(segment.rejected.length, 40);
+    for (const r of segment.rejected) {
+      const [produced] = orders(Number(r.offset), 1);
+      assert.equal(r.record.value?.toString(), produced!.value!.toString(), `value of offset ${r.offset}`);
+      assert.equal(r.record.key?.toString(), produced!.key!.toString(), `key of offset ${r.offset}`);
+      assert.equal(r.record.headers.ce_id, `e-${r.offset}`);
+    }
+  }
+});
+
 test('the byte limit cuts at the same offset on a thread as inline; later chunks are ignored', async () => {
   const input = chunks(400, 1);
   const threaded = await encode(pool, input, 20_000);

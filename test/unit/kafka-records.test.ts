@@ -12,9 +12,12 @@ import {
 import {
   headerPairs,
   parseRecordBatches,
+  recordBatches,
   RecordBatchError,
   type HeaderPair,
+  type RawRangeRecord,
 } from '../../lib/kafka-records.js';
+import { Lz4Scratch } from '../../lib/lz4-scratch.js';
 import { controlBatch, recordBatch, type BatchRecord } from '../helpers/record-batch.js';
 
 const records = (n: number, at = 0): BatchRecord[] =>
@@ -31,6 +34,15 @@ const records = (n: number, at = 0): BatchRecord[] =>
   }));
 
 const plain = (b: Buffer | null) => (b === null ? null : b.toString('latin1'));
+
+/** What a reader sees of a record, as strings (a copy, whatever memory the record views). */
+const seen = (r: RawRangeRecord) => ({
+  offset: r.offset,
+  timestamp: r.timestamp,
+  key: plain(r.key),
+  value: plain(r.value),
+  headers: headerPairs(r).map(([k, v]) => [plain(k), plain(v)]),
+});
 
 for (const compression of ['none', 'gzip', 'snappy', 'lz4', 'zstd'] as CompressionAlgorithmValue[]) {
   const available = compressionsAlgorithms[compression].available;
@@ -53,18 +65,48 @@ for (const compression of ['none', 'gzip', 'snappy', 'lz4', 'zstd'] as Compressi
     );
     assert.equal(next, 165n);
     assert.equal(mine.length, 65);
-    assert.deepEqual(
-      mine.map((r) => ({
-        offset: r.offset,
-        timestamp: r.timestamp,
-        key: plain(r.key),
-        value: plain(r.value),
-        headers: headerPairs(r).map(([k, v]) => [plain(k), plain(v)]),
-      })),
-      theirs,
-    );
+    assert.deepEqual(mine.map(seen), theirs);
   });
 }
+
+test('lz4 batches decompressed into scratch memory: batch by batch the same records as with new Buffers', () => {
+  // Batches of different sizes, so the scratch memory is reused, outgrown and reused again.
+  const sizes = [40, 3, 200, 1, 60];
+  const parts: Buffer[] = [];
+  let at = 0;
+  for (const n of sizes) {
+    parts.push(recordBatch(records(n, at), { baseOffset: BigInt(at), compression: 'lz4' }));
+    at += n;
+  }
+  const data = Buffer.concat(parts);
+  const expected = parseRecordBatches(data, 0n, BigInt(at)).records.map(seen);
+  const scratch = new Lz4Scratch();
+  const got: ReturnType<typeof seen>[] = [];
+  const batches = recordBatches(data, 0n, BigInt(at), [], scratch);
+  let step = batches.next();
+  // Each batch is read before the next is asked for: its records view memory the next one reuses.
+  for (; !step.done; step = batches.next()) got.push(...step.value.map(seen));
+  assert.equal(step.value, BigInt(at));
+  assert.deepEqual(got, expected);
+});
+
+test('a corrupt lz4 batch is refused by name (offset and compression), and the next read works', () => {
+  const good = recordBatch(records(30), { baseOffset: 500n, compression: 'lz4' });
+  const bad = Buffer.from(good);
+  // Inside the lz4 frame: the records start at byte 61 of the batch.
+  bad.fill(0xff, 70, 90);
+  const scratch = new Lz4Scratch();
+  for (const lz4 of [undefined, scratch]) {
+    assert.throws(
+      () => [...recordBatches(bad, 500n, 530n, [], lz4)],
+      (err: unknown) =>
+        err instanceof RecordBatchError &&
+        /the record batch at offset 500 cannot be decompressed \(lz4\)/.test(err.message),
+    );
+  }
+  const [batch] = [...recordBatches(good, 500n, 530n, [], scratch)];
+  assert.deepEqual(batch?.map(seen), parseRecordBatches(good, 500n, 530n).records.map(seen));
+});
 
 test('a range starting and ending inside batches yields only its offsets; next is past the last whole batch', () => {
   const data = Buffer.concat([
