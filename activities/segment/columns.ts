@@ -103,8 +103,14 @@ export interface Builder {
   append(v: unknown): void;
   /** Drops values back to `length`, and the nested builders' values that belonged to the dropped ones. */
   truncate(length: number): void;
-  /** The column so far, as Arrow Data; the builder is empty afterwards. */
+  /**
+   * The column so far, as Arrow Data over the builder's own buffers; the builder is empty afterwards
+   * but keeps its buffers, so nothing may be appended while the Data is still read (TableEncoder
+   * enforces this).
+   */
   finish(): arrow.Data;
+  /** Bytes of the buffers kept between finish() calls. */
+  readonly capacityBytes: number;
 }
 
 interface PrimitiveProps<A> {
@@ -208,11 +214,12 @@ export class Utf8Builder implements Builder {
       valueOffsets: this.offsets.subarray(0, n + 1),
       data: this.bytes.subarray(0, this.offsets[n]),
     });
-    this.bytes = new Uint8Array(4096);
-    this.view = Buffer.from(this.bytes.buffer);
-    this.offsets = new Int32Array(256);
     this.valid = new Validity();
     return data;
+  }
+
+  get capacityBytes(): number {
+    return this.bytes.byteLength + this.offsets.byteLength;
   }
 }
 
@@ -259,12 +266,14 @@ abstract class FixedWidthBuilder<A extends Typed> implements Builder {
 
   finish(): arrow.Data {
     const n = this.valid.length;
-    // Hand the buffer over (no copy) and start a new one.
+    // Hand the buffer over (no copy); it is filled again once the Data is no longer read.
     const data = this.make({ length: n, ...this.valid.bitmap(), data: this.data.subarray(0, n) as A });
-    this.data = this.alloc(256);
-    this.onGrow();
     this.valid = new Validity();
     return data;
+  }
+
+  get capacityBytes(): number {
+    return this.data.byteLength;
   }
 }
 
@@ -407,6 +416,10 @@ export class BoolBuilder implements Builder {
     this.valid = new Validity();
     return out;
   }
+
+  get capacityBytes(): number {
+    return 0;
+  }
 }
 
 export class StructBuilder implements Builder {
@@ -472,6 +485,10 @@ export class StructBuilder implements Builder {
     this.valid = new Validity();
     return data;
   }
+
+  get capacityBytes(): number {
+    return this.children.reduce((n, c) => n + c.capacityBytes, 0);
+  }
 }
 
 export class ListBuilder implements Builder {
@@ -532,9 +549,12 @@ export class ListBuilder implements Builder {
       valueOffsets: this.offsets.subarray(0, n + 1),
       child: this.item.finish(),
     });
-    this.offsets = new Int32Array(256);
     this.valid = new Validity();
     return data;
+  }
+
+  get capacityBytes(): number {
+    return this.offsets.byteLength + this.item.capacityBytes;
   }
 }
 
@@ -596,6 +616,8 @@ export class TableEncoder {
   private readonly columns: Builder[];
   /** Rows appended (the rollback point of the row being appended). */
   private count = 0;
+  /** finish()'s table views the builders' buffers: no append until release(). */
+  private lent = false;
 
   constructor(readonly schema: arrow.Schema) {
     const fields: arrow.Field[] = schema.fields;
@@ -619,6 +641,7 @@ export class TableEncoder {
 
   /** Appends one row: payload columns, then envelope columns. On ConversionError nothing is kept. */
   append(payload: Readonly<Record<string, unknown>>, env: EnvelopeValues): void {
+    this.checkNotLent();
     const { columns, payloadNames } = this;
     const n = payloadNames.length;
     for (let j = 0; j < n; j++) {
@@ -638,6 +661,7 @@ export class TableEncoder {
    * When it returns false or throws ConversionError, nothing is kept and false is returned.
    */
   appendWith(fill: () => boolean, env: EnvelopeValues): boolean {
+    this.checkNotLent();
     let ok: boolean;
     try {
       ok = fill();
@@ -673,13 +697,34 @@ export class TableEncoder {
     this.count++;
   }
 
-  /** One record batch holding the rows appended so far, in order; the encoder is empty afterwards. */
+  /**
+   * One record batch holding the rows appended so far, in order; the encoder is empty afterwards.
+   * The table views the encoder's buffers (no copy), which the next rows fill again: call release()
+   * once the table has been written, before appending.
+   */
   finish(): arrow.Table {
+    this.checkNotLent();
     const fields: arrow.Field[] = this.schema.fields;
     const length = this.count;
     const children = this.columns.map((c) => c.finish());
     this.count = 0;
+    this.lent = true;
     const data = arrow.makeData({ type: new arrow.Struct(fields), length, nullCount: 0, children });
     return new arrow.Table([new arrow.RecordBatch(this.schema, data)]);
+  }
+
+  /** The table of the last finish() is no longer read: its buffers may be filled again. */
+  release(): void {
+    this.lent = false;
+  }
+
+  /** Bytes of the column buffers this encoder keeps for its next rows. */
+  get capacityBytes(): number {
+    return this.columns.reduce((n, c) => n + c.capacityBytes, 0);
+  }
+
+  private checkNotLent(): void {
+    if (this.lent)
+      throw new Error('TableEncoder: the table of finish() is still in use (release() it first)');
   }
 }
