@@ -4,7 +4,13 @@
 // each file in a fresh process, so the first segment here meets new encoders.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { encodeSegment, encoderFor, type EncodedSegment } from '../../activities/segment/encode.js';
+import * as arrow from 'apache-arrow';
+import {
+  arrowIpcStream,
+  encodeSegment,
+  encoderFor,
+  type EncodedSegment,
+} from '../../activities/segment/encode.js';
 import { buildEnvelope, envelopeHeaders } from '../../lib/envelope.js';
 import type { RangeRecord } from '../../lib/kafka.js';
 import { loadCatalog } from '../../schemas/catalog.js';
@@ -77,6 +83,32 @@ test('a file written from an encoder kept from a bigger, different segment is th
       `small segment again (fastJson ${fastJson})`,
     );
     assert.deepEqual(files(encode(big, fastJson)), bigFirst, `big segment again (fastJson ${fastJson})`);
+  }
+});
+
+test("the IPC stream written into the thread's kept buffer is tableToIPC's, for a big table then a small one", () => {
+  const version = orderType.latest;
+  for (const [first, count] of [
+    [0, 300],
+    [5000, 4],
+  ] as const) {
+    const encoder = encoderFor(version);
+    for (const r of orders(first, count, first === 0)) {
+      const data = JSON.parse(r.value!.toString()) as Record<string, unknown>;
+      encoder.append(data, {
+        eventId: `e-${r.offset}`,
+        eventTimeUs: 1n,
+        ingestTimeUs: 2n,
+        source: 's',
+        schemaVersion: version.version,
+        partition: 0,
+        offset: r.offset,
+        test: false,
+      });
+    }
+    const table = encoder.finish();
+    assert.deepEqual(Buffer.from(arrowIpcStream(table)), Buffer.from(arrow.tableToIPC(table, 'stream')));
+    encoder.release();
   }
 });
 
