@@ -265,20 +265,22 @@ const arrowSchemas = new WeakMap<SchemaVersion, arrow.Schema>();
  * Encoders whose table was written, kept with their column buffers for the next file of their
  * schema version on this thread: a segment's columns then fill buffers of the last segment's size
  * instead of growing new ones from 4 KB by doubling (~2× the table's bytes allocated and copied per
- * file; V8 answers that much external memory with extra collections). Bounded in bytes; the least
- * recently kept go first.
+ * file; V8 answers that much external memory with extra collections). Several per version, as a
+ * thread encodes the segments of several partitions at once; bounded in bytes, the least recently
+ * kept going first.
  */
-const idleEncoders = new Map<SchemaVersion, TableEncoder>();
+const idleEncoders: { version: SchemaVersion; encoder: TableEncoder; bytes: number }[] = [];
 let idleBytes = 0;
-const IDLE_ENCODER_BYTES = 192 * 1024 * 1024;
+const IDLE_ENCODER_BYTES = 256 * 1024 * 1024;
 
 /** An empty encoder for the rows of one file of `version` (a kept one if there is). */
 export function encoderFor(version: SchemaVersion): TableEncoder {
-  const kept = idleEncoders.get(version);
-  if (kept) {
-    idleEncoders.delete(version);
-    idleBytes -= kept.capacityBytes;
-    return kept;
+  for (let i = idleEncoders.length - 1; i >= 0; i--) {
+    const kept = idleEncoders[i]!;
+    if (kept.version !== version) continue;
+    idleEncoders.splice(i, 1);
+    idleBytes -= kept.bytes;
+    return kept.encoder;
   }
   let schema = arrowSchemas.get(version);
   if (!schema) {
@@ -292,13 +294,9 @@ export function encoderFor(version: SchemaVersion): TableEncoder {
 function keepEncoder(version: SchemaVersion, encoder: TableEncoder): void {
   encoder.release();
   const bytes = encoder.capacityBytes;
-  if (idleEncoders.has(version) || bytes > IDLE_ENCODER_BYTES) return;
-  for (const [v, e] of idleEncoders) {
-    if (idleBytes + bytes <= IDLE_ENCODER_BYTES) break;
-    idleEncoders.delete(v);
-    idleBytes -= e.capacityBytes;
-  }
-  idleEncoders.set(version, encoder);
+  if (bytes > IDLE_ENCODER_BYTES) return;
+  while (idleBytes + bytes > IDLE_ENCODER_BYTES) idleBytes -= idleEncoders.shift()!.bytes;
+  idleEncoders.push({ version, encoder, bytes });
   idleBytes += bytes;
 }
 
