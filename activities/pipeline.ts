@@ -172,7 +172,8 @@ export function createPipelineActivities(deps: PipelineDeps) {
           from,
           to: planned,
         })) {
-          const progress = await segment.add(chunk);
+          // Handed over: the chunk is not read here again.
+          const progress = await segment.add(chunk, true);
           Context.current().heartbeat({ offset: progress.lastOffset?.toString() });
           // The byte limit cut the segment here; the rest of the range is the next segment's.
           if (progress.cutAt !== undefined) {

@@ -30,6 +30,14 @@ export interface FetchedResponse {
   responses: { topicId: string; partitions: FetchedPartition[] }[];
 }
 
+/** The bytes of `pieces` in a Buffer that alone uses its ArrayBuffer (so it can be transferred). */
+function ownCopy(pieces: readonly Buffer[], size: number): Buffer {
+  const out = Buffer.allocUnsafeSlow(size);
+  let at = 0;
+  for (const p of pieces) at += p.copy(out, at);
+  return out;
+}
+
 // The same fields, in the same order, as the client's fetch-v17 parseResponse.
 function parseResponse(
   _correlationId: number,
@@ -53,11 +61,12 @@ function parseResponse(
         records: undefined,
       };
       r.readInt32(); // preferred_read_replica
-      // COMPACT_RECORDS: length + 1. One copy into a contiguous Buffer (the response arrives in
-      // socket-sized pieces); records are views of it from here on.
+      // COMPACT_RECORDS: length + 1. One copy into a Buffer of its own (the response arrives in
+      // socket-sized pieces); records are views of it from here on, and an encode thread can be
+      // handed its memory without another copy (encode-pool.ts).
       const size = r.readUnsignedVarInt() - 1;
       if (size > 0) {
-        partition.records = r.buffer.slice(r.position, r.position + size);
+        partition.records = ownCopy(r.buffer.subarray(r.position, r.position + size).buffers, size);
         r.skip(size);
       }
       return partition;

@@ -22,7 +22,12 @@ export interface SegmentSpec {
 
 /** One segment being encoded: chunks in offset order, then finish (or discard on failure). */
 export interface SegmentSession {
-  add(chunk: ChunkInput): Promise<ChunkProgress>;
+  /**
+   * `handOver`: the caller is done with `chunk.data` and lets an encode thread take its memory
+   * (no copy) when the bytes fill their own ArrayBuffer, as lib/kafka-fetch.ts gives them; the
+   * chunk's data is empty afterwards.
+   */
+  add(chunk: ChunkInput, handOver?: boolean): Promise<ChunkProgress>;
   finish(): Promise<EncodedSegment>;
   /** Drops the segment's state (after a failure); safe to call after finish. */
   discard(): void;
@@ -187,9 +192,17 @@ export class EncodePool implements SegmentEncoders {
       ...(spec.compression ? { compression: spec.compression } : {}),
     } satisfies ToEncodeThread);
     return {
-      add: (chunk) => {
-        // A copy the thread owns: the fetched bytes may be a view of the connection's buffer.
-        const data = new Uint8Array(chunk.data);
+      add: (chunk, handOver = false) => {
+        // The thread gets memory of its own: the bytes' own if handed over and they fill it, else a
+        // copy (they may be a view of a larger buffer, or still the caller's).
+        const d = chunk.data;
+        const data =
+          handOver &&
+          d.buffer instanceof ArrayBuffer &&
+          d.byteOffset === 0 &&
+          d.byteLength === d.buffer.byteLength
+            ? new Uint8Array(d.buffer)
+            : new Uint8Array(d);
         return this.ask<ChunkProgress>(
           s,
           { kind: 'add', id, job: this.nextJob++, chunk: { ...chunk, data } },

@@ -10,6 +10,7 @@ import {
   createRangeReader,
   KafkaRangeError,
   readRange,
+  readRangeChunks,
   type RangeReader,
   type RangeRecord,
 } from '../../lib/kafka.js';
@@ -106,6 +107,20 @@ test('an exact offset range is read: nothing before it, nothing after it, across
     Array.from({ length: 171 - 33 }, (_, i) => 33 + i),
   );
   assert.deepEqual(await collect(5n, 5n), []);
+  // Each fetch's records fill a Buffer of their own, so they can be handed to an encode thread.
+  let chunks = 0;
+  for await (const c of readRangeChunks(reader, {
+    topic,
+    partition: 1,
+    from: 0n,
+    to: 200n,
+    maxBytes: 4096,
+  })) {
+    assert.equal(c.data.byteOffset, 0);
+    assert.equal(c.data.byteLength, c.data.buffer.byteLength);
+    chunks++;
+  }
+  assert.ok(chunks > 3, `${chunks} fetches`);
 });
 
 test('a range past the end of the partition is an error, not a wait', async () => {

@@ -113,6 +113,29 @@ test('rejected records keep their own key and value, though later lz4 batches re
   }
 });
 
+test('a chunk handed over moves its memory to the thread when it fills it, and is copied otherwise', async () => {
+  const [whole] = chunks(150);
+  const own = { ...whole!, data: Buffer.from(Uint8Array.prototype.slice.call(whole!.data)) };
+  assert.equal(own.data.byteLength, own.data.buffer.byteLength);
+  const inLarger = Buffer.concat([Buffer.alloc(7), whole!.data]).subarray(7);
+  const expected = comparable((await encode(inline, [whole!])).segment);
+  for (const [chunk, moved] of [
+    [own, true],
+    [{ ...whole!, data: inLarger }, false],
+  ] as const) {
+    const s = pool.open({ type: orderType, partition: 2, maxBytes: 64 * 1024 * 1024 });
+    await s.add(chunk, true);
+    assert.equal(chunk.data.byteLength === 0, moved, moved ? 'transferred' : 'copied');
+    assert.deepEqual(comparable(await s.finish()), expected);
+  }
+  // Not handed over: the caller's bytes stay.
+  const s = pool.open({ type: orderType, partition: 2, maxBytes: 64 * 1024 * 1024 });
+  const mine = { ...whole!, data: Buffer.from(Uint8Array.prototype.slice.call(whole!.data)) };
+  await s.add(mine);
+  assert.equal(mine.data.byteLength, whole!.data.byteLength);
+  await s.finish();
+});
+
 test('the byte limit cuts at the same offset on a thread as inline; later chunks are ignored', async () => {
   const input = chunks(400, 1);
   const threaded = await encode(pool, input, 20_000);
