@@ -36,6 +36,7 @@ import { stackPaths } from '../ops/services/service.js';
 import { runningPid } from '../ops/supervisor.js';
 import { partitionForKey } from '../proxy/partitioner.js';
 import { loadCatalog, type EventType } from '../schemas/catalog.js';
+import { setPipelineHeapGrowth } from '../workers/heap-growth.js';
 import { isolatedCatalog, type IsolatedCatalog } from '../test/helpers/catalog.js';
 import { uniqueName } from '../test/helpers/names.js';
 import type { eventPipeline } from '../workflows/event-pipeline.js';
@@ -134,6 +135,8 @@ async function serveWorker(catalogDir: string, taskQueue: string): Promise<void>
   const { DefaultLogger, Runtime } = await import('@temporalio/worker');
   const { createPipelineWorkers, workflowsPath } = await import('../workers/pipeline-worker.js');
   Runtime.install({ logger: new DefaultLogger('WARN') });
+  // As workers/pipeline-worker.ts does before it starts.
+  setPipelineHeapGrowth();
   const config = workerConfig(loadConfig(), taskQueue);
   const pw = await createPipelineWorkers(
     config,

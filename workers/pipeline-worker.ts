@@ -10,6 +10,7 @@ import { loadConfig, type Config } from '../lib/config.js';
 import { createLogger, type Logger } from '../lib/logger.js';
 import { loadCatalog, type Catalog } from '../schemas/catalog.js';
 import { createPipelineDeps } from './pipeline-deps.js';
+import { setPipelineHeapGrowth } from './heap-growth.js';
 
 export const workflowsPath = fileURLToPath(new URL('../workflows/index.ts', import.meta.url));
 /**
@@ -70,6 +71,7 @@ export async function createPipelineWorkers(
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {
+  setPipelineHeapGrowth();
   const config = loadConfig();
   const logger = createLogger('pipeline-worker', config.logLevel);
   Runtime.install({
