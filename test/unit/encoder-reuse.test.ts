@@ -15,7 +15,7 @@ import { buildEnvelope, envelopeHeaders } from '../../lib/envelope.js';
 import type { RangeRecord } from '../../lib/kafka.js';
 import { loadCatalog } from '../../schemas/catalog.js';
 import { EventValidator } from '../../schemas/validator.js';
-import { orderData } from '../helpers/events.js';
+import { envelopeColumnValues, orderData } from '../helpers/events.js';
 
 const catalog = loadCatalog();
 const validator = new EventValidator(catalog);
@@ -95,16 +95,10 @@ test("the IPC stream written into the thread's kept buffer is tableToIPC's, for 
     const encoder = encoderFor(version);
     for (const r of orders(first, count, first === 0)) {
       const data = JSON.parse(r.value!.toString()) as Record<string, unknown>;
-      encoder.append(data, {
-        eventId: `e-${r.offset}`,
-        eventTimeUs: 1n,
-        ingestTimeUs: 2n,
-        source: 's',
-        schemaVersion: version.version,
-        partition: 0,
-        offset: r.offset,
-        test: false,
-      });
+      encoder.append(
+        data,
+        envelopeColumnValues(version.version, { eventId: `e-${r.offset}`, offset: r.offset }),
+      );
     }
     const table = encoder.finish();
     assert.deepEqual(Buffer.from(arrowIpcStream(table)), Buffer.from(arrow.tableToIPC(table, 'stream')));
@@ -115,16 +109,7 @@ test("the IPC stream written into the thread's kept buffer is tableToIPC's, for 
 test('the table of finish() is protected until release(): no row can overwrite it', () => {
   const version = orderType.latest;
   const encoder = encoderFor(version);
-  const env = {
-    eventId: 'e',
-    eventTimeUs: 0n,
-    ingestTimeUs: 0n,
-    source: 's',
-    schemaVersion: version.version,
-    partition: 0,
-    offset: 0n,
-    test: false,
-  };
+  const env = envelopeColumnValues(version.version);
   encoder.append(orderData(1), env);
   const table = encoder.finish();
   assert.equal(table.numRows, 1);

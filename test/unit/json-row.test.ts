@@ -20,6 +20,7 @@ import {
 import type { JsonSchema } from '../../schemas/json-schema.js';
 import { EventValidator } from '../../schemas/validator.js';
 import { seededRandom } from '../helpers/random.js';
+import { envelopeColumnValues } from '../helpers/events.js';
 
 /** Every construct the reader implements, in one schema. */
 const constructs: JsonSchema = {
@@ -312,16 +313,7 @@ function accepted(version: SchemaVersion, texts: string[]): number {
   const encoder = encoderFor(version);
   const reader = JsonRowParser.compile(version.schema, encoder.payloadColumns, formats);
   assert.ok(reader);
-  const env = {
-    eventId: 'e',
-    eventTimeUs: 0n,
-    ingestTimeUs: 0n,
-    source: 's',
-    schemaVersion: version.version,
-    partition: 0,
-    offset: 0n,
-    test: false,
-  };
+  const env = envelopeColumnValues(version.version);
   return texts.filter((t) => encoder.appendWith(() => reader.read(Buffer.from(t)), env)).length;
 }
 
