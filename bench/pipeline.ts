@@ -1050,7 +1050,8 @@ function renderDoc(opts: Options, env: Env, rounds: Round[]): string {
     coldPerCore === null
       ? ''
       : ` A freshly started worker is slower over its first ${int(opts.warmupEvents)} events (the warm-up pass, while V8 compiles the ` +
-        `hot code): ${int(coldPerCore)} events per CPU second.`;
+        `hot code and the heaps and kept buffers grow to their working size): ${int(coldPerCore)} events per CPU second` +
+        (coldPerCore >= TARGET_PER_CORE ? ', also above the target.' : ', below the target.');
   const verdict =
     perCore >= TARGET_PER_CORE
       ? `**met** (${int(perCore)} events per worker CPU second)`
@@ -1110,9 +1111,10 @@ threads) from the workflow start to the last commit of the counted pass${opts.wa
 ${
   opts.warmupEvents > 0
     ? `³ The warm-up pass: the same worker, right after its start, moving ${int(opts.warmupEvents)} events of a copy of the type (its
-own topic and workflows), measured the same way. Node compiles JavaScript (and tiers up parquet-wasm's WebAssembly) as it
-runs hot, on the encode threads and V8's helper threads, so a new worker pays that once; a pipeline worker runs for days.
-Run with \`--warmup-events 0\` to count a cold worker only.`
+own topic and workflows), measured the same way. Meanwhile V8 compiles the hot JavaScript (and tiers up parquet-wasm's
+WebAssembly) on the encode threads and its helper threads, the heaps grow to their working size (collections on the
+way), and the encode threads fill the column buffers they keep from then on (docs/pipelines.md): a new worker pays that
+once; a pipeline worker runs for days. Run with \`--warmup-events 0\` to count a cold worker only.`
     : ''
 }
 
