@@ -3,8 +3,10 @@
 // envelope, type, schema version and payload. What fails is returned as rejected (the caller
 // sends it to the DLQ) and never stops the segment.
 //
-// Pure and deterministic: no I/O, no clock, no randomness. The same records give byte-identical
-// files, so a retried activity overwrites its object with the very same bytes. parquet-wasm's
+// Deterministic: no I/O, no clock, no randomness. The same records give byte-identical files, so a
+// retried activity overwrites its object with the very same bytes. The only state kept between
+// segments is memory (each thread's kept encoders and IPC buffer), which never shows in the bytes
+// (test/unit/encoder-reuse.test.ts). parquet-wasm's
 // footer holds only `created_by` ("parquet-rs version X", constant for a release) and the
 // ARROW:schema key; upgrading parquet-wasm may change the bytes (never the values).
 import { isUtf8 } from 'node:buffer';
