@@ -8,7 +8,7 @@
 //      every Parquet object is in S3. The worker first moves a warm-up pass (as many events, on a copy of the
 //      type), so the counted pass meets a running worker; the warm-up is reported too, as the cold figure.
 // Rounds alternate the order of 2 and 3; medians are printed and written to docs/benchmarks-pipeline.md.
-// Usage: npm run bench:pipeline -- [--events 200000] [--warmup-events 200000] [--rounds 2] [--event-bytes 1024] [--max-records 50000]
+// Usage: npm run bench:pipeline -- [--events 200000] [--warmup-events 200000] [--rounds 3] [--event-bytes 1024] [--max-records 50000]
 //        [--timeout 900] [--profile] [--compare-json] [--worker-node-arg=--flag …] [--doc path | --no-doc]
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -271,7 +271,7 @@ function parseOptions(): Options {
   const { values } = parseFlags({
     events: { type: 'string', default: '200000' },
     'warmup-events': { type: 'string', default: '200000' },
-    rounds: { type: 'string', default: '2' },
+    rounds: { type: 'string', default: '3' },
     'event-bytes': { type: 'string', default: '1024' },
     'max-records': { type: 'string', default: '50000' },
     timeout: { type: 'string', default: '900' },
