@@ -3,7 +3,7 @@
 // record (every header name and value a Buffer of its own) and cost most of a plain read's CPU;
 // here a record is one object whose key and value are views of the batch and whose headers stay
 // bytes, walked in place by whoever needs a few of them (lib/envelope.ts RawEnvelopeReader).
-import { compressionsAlgorithmsByBitmask } from '@platformatic/kafka';
+import { compressionsAlgorithms, compressionsAlgorithmsByBitmask } from '@platformatic/kafka';
 import type { Lz4Scratch } from './lz4-scratch.js';
 
 /** A record of a range read: key, value and the header bytes are views of its (decompressed) batch. */
@@ -29,9 +29,11 @@ export class RecordBatchError extends Error {
 const COMPRESSION_MASK = 0x07;
 const TRANSACTIONAL_BATCH = 0x10;
 const CONTROL_BATCH = 0x20;
-// By the compression attribute's value.
-const COMPRESSION_NAMES = ['none', 'gzip', 'snappy', 'lz4', 'zstd'];
-const LZ4 = 3;
+// The client's names of the compression attribute's values, for error messages.
+const COMPRESSION_NAMES: Record<number, string> = Object.fromEntries(
+  Object.entries(compressionsAlgorithms).map(([name, a]) => [a.bitmask, name]),
+);
+const LZ4 = compressionsAlgorithms.lz4.bitmask;
 // Fixed part of a batch: baseOffset (8) + batchLength (4); the length counts what follows it.
 const BATCH_LENGTH_AT = 8;
 const BATCH_OVERHEAD = 12;
