@@ -5,7 +5,7 @@
 // stayed below the young generation's size, and every full collection started the next one at once
 // ("Start (task)" in --trace-incremental-marking). Measured in npm run bench:pipeline with
 // --trace-gc: 7–8 full collections of the main heap, ~400 ms of main-thread GC (and as much again
-// on V8's helper threads) per 200,000 events; with a fixed factor of 2: 0–1 and 5–66 ms.
+// on V8's helper threads) per 200,000 events; with a fixed factor of 2: 0–1 and 5–72 ms.
 import v8 from 'node:v8';
 
 /** Heap limit after a full collection = 2 × what survived it. Read by V8 at each collection. */
